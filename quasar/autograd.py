@@ -1,0 +1,249 @@
+"""The autograd machinery: grad mode, the Function base class, and backward.
+
+How a graph is recorded
+-----------------------
+Every differentiable op is a subclass of :class:`Function` with two static
+methods that sit side by side::
+
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, a, b):             # NumPy arrays in, array out
+            ctx.save_for_backward(a, b)
+            return backend().mul(a, b)
+
+        @staticmethod
+        def backward(ctx, grad):            # dL/d(out) in, one dL/d(input) per input out
+            a, b = ctx.saved_tensors
+            return grad * b, grad * a       # (really: backend kernels)
+
+``Mul.apply(x, y)`` runs ``forward`` on the tensors' arrays and, when any input
+requires grad (and grad mode is on), returns a tensor whose ``grad_fn`` is the
+ctx object: a node holding the parents and what backward needs.
+
+Backward
+--------
+``run_backward`` orders the nodes without recursion (an explicit stack), so a
+chain of 100,000 ops is fine, then walks them from the output back, summing
+every gradient that reaches a node before calling its ``backward``.
+"""
+
+import contextlib
+import functools
+import threading
+
+import numpy as np
+
+# ---------------------------------------------------------------- grad mode (per thread)
+
+_local = threading.local()
+
+
+def is_grad_enabled():
+    """True unless this thread is inside ``no_grad()``."""
+    return getattr(_local, "enabled", True)
+
+
+def set_grad_enabled(mode):
+    _local.enabled = bool(mode)
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode for the calling thread."""
+
+    mode = True
+
+    def __enter__(self):
+        self._saved = is_grad_enabled()
+        set_grad_enabled(self.mode)
+        return self
+
+    def __exit__(self, *exc):
+        set_grad_enabled(self._saved)
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """``with qs.no_grad():`` (or ``@qs.no_grad()``): record no graph in this thread."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Turn recording back on inside a ``no_grad`` block."""
+
+    mode = True
+
+
+# ---------------------------------------------------------------- Function
+
+
+class Function:
+    """Base class of every differentiable op; an instance is a graph node (ctx).
+
+    Subclasses define ``forward(ctx, *arrays, **options) -> ndarray`` and
+    ``backward(ctx, grad) -> gradient or tuple of gradients`` (one per tensor
+    input, ``None`` where not needed; ``ctx.needs_input_grad[i]`` says which).
+    """
+
+    __slots__ = ("parents", "needs_input_grad", "saved", "_saved_checks", "_retained", "__dict__")
+
+    def save_for_backward(self, *arrays):
+        """Keep arrays for backward. If one of them is an input's or the
+        output's data, backward checks it was not changed in place since."""
+        self.saved = arrays
+
+    @property
+    def saved_tensors(self):
+        if self.saved is None:
+            raise RuntimeError(
+                f"{type(self).__name__}: trying to backward through the graph a second time; "
+                "its saved values were freed. Pass retain_graph=True to the first backward()."
+            )
+        for tensor, version in self._saved_checks:
+            if tensor._version[0] != version:
+                raise RuntimeError(
+                    f"{type(self).__name__}: one of the tensors needed for gradient computation "
+                    f"(shape {tuple(tensor.shape)}) has been modified by an in-place operation "
+                    f"(version {tensor._version[0]}, expected {version})."
+                )
+        return self.saved
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        """Run forward on the inputs' arrays; record a node if grad is needed.
+
+        inputs: Tensors (differentiable positions); options: plain Python values.
+        """
+        from .tensor import Tensor  # the tensor module imports this one
+
+        ctx = cls.__new__(cls)
+        ctx.saved = ()
+        out_data = cls.forward(ctx, *[t.data for t in inputs], **options)
+        out = Tensor._wrap(out_data)
+        if _local_enabled() and any(t.requires_grad for t in inputs):
+            ctx.parents = inputs
+            ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+            ctx._retained = None
+            checks = []
+            for arr in ctx.saved:
+                if arr is out_data:
+                    checks.append((out, 0))
+                else:
+                    for t in inputs:
+                        if arr is t.data:
+                            checks.append((t, t._version[0]))
+                            break
+            ctx._saved_checks = checks
+            out.grad_fn = ctx
+            out.requires_grad = True
+        return out
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
+
+def _local_enabled():
+    return getattr(_local, "enabled", True)
+
+
+# ---------------------------------------------------------------- backward traversal
+
+
+def _topological_order(root_node):
+    """Nodes reachable from root_node, each after every node that uses it.
+
+    Iterative depth-first search: a node is emitted once all its parents'
+    nodes have been emitted, then the list is reversed. No recursion.
+    """
+    order, visited = [], {root_node}
+    stack = [(root_node, iter(root_node.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            child = parent.grad_fn
+            if child is not None and child not in visited:
+                visited.add(child)
+                stack.append((child, iter(child.parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    order.reverse()
+    return order
+
+
+def run_backward(tensor, grad, retain_graph=False):
+    """Accumulate d(tensor)/d(leaf) * grad into every leaf's ``.grad``.
+
+    tensor: the output (its grad_fn is the root); grad: ndarray of its shape.
+    """
+    from . import backends
+    from .tensor import Tensor
+
+    root = tensor.grad_fn
+    if root is None:
+        raise RuntimeError(
+            "backward: this tensor has no grad_fn: it does not require grad "
+            "(or was made under no_grad / detached)"
+        )
+    if root.saved is None:
+        raise RuntimeError(
+            f"{type(root).__name__}: trying to backward through the graph a second time; "
+            "pass retain_graph=True to the first backward() if you need this."
+        )
+    B = backends.current()
+    grads = {root: grad}  # node -> summed dL/d(node's output)
+    leaf_grads = {}  # leaf tensor -> summed dL/d(leaf)
+    uses = {}  # id(array) -> how many places received it (to know when to copy)
+    for node in _topological_order(root):
+        g = grads.pop(node, None)
+        if g is None:
+            continue
+        if node.saved is None:
+            raise RuntimeError(
+                f"{type(node).__name__}: trying to backward through the graph a second time; "
+                "its saved values were freed. Pass retain_graph=True to the first backward()."
+            )
+        if node._retained is not None:
+            kept = node._retained()
+            if kept is not None:
+                kept.grad = Tensor._wrap(g.copy() if kept.grad is None else kept.grad.data + g)
+        input_grads = node.backward(node, g)
+        if type(input_grads) is not tuple:
+            input_grads = (input_grads,)
+        for parent, pg in zip(node.parents, input_grads):
+            if pg is None or not parent.requires_grad:
+                continue
+            if pg.shape != parent.data.shape:
+                raise RuntimeError(
+                    f"{type(node).__name__}.backward returned a gradient of shape {pg.shape} "
+                    f"for an input of shape {parent.data.shape}"
+                )
+            uses[id(pg)] = uses.get(id(pg), 0) + 1
+            child = parent.grad_fn
+            if child is None:
+                previous = leaf_grads.get(parent)
+                leaf_grads[parent] = pg if previous is None else B.add(previous, pg)
+            else:
+                previous = grads.get(child)
+                grads[child] = pg if previous is None else B.add(previous, pg)
+        if not retain_graph:
+            node.saved = None
+            node._saved_checks = ()
+    for leaf, g in leaf_grads.items():
+        if g.dtype != leaf.data.dtype:
+            g = g.astype(leaf.data.dtype)
+        elif leaf.grad is None and (uses.get(id(g), 0) > 1 or g.base is not None or g is grad):
+            g = g.copy()  # the array also lives elsewhere: the leaf must own its .grad
+        if leaf.grad is None:
+            leaf.grad = Tensor._wrap(g)
+        else:
+            leaf.grad = Tensor._wrap(B.add(leaf.grad.data, g))

@@ -1,0 +1,107 @@
+"""Which backend runs the kernels: the switch, per thread.
+
+Ops never import a kernel module; they ask ``current()`` for the active
+backend and call its named kernels (``B.add``, ``B.relu_backward``, ...).
+Both backends implement the contract documented in ``reference.py`` (and in
+``reference_<family>.py`` for each further kernel family); a backend is the
+union of its ``compiled*.py`` or ``reference*.py`` modules.
+
+The default is ``compiled`` (the Cython kernels). ``QUASAR_BACKEND=reference``
+changes the default for the process; ``set_backend`` changes it for the
+calling thread; ``with backend(name):`` for a block.
+"""
+
+import contextlib
+import importlib
+import os
+import pkgutil
+import threading
+import types
+import warnings
+
+
+def _family_modules(prefix):
+    """The modules of one backend: ``<prefix>.py`` (the core kernels) and any
+    ``<prefix>_<family>.py`` beside it (more kernel families: nn, index, ...)."""
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(__path__) if m.name == prefix or m.name.startswith(prefix + "_")
+    )
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]
+
+
+def _assemble(name, modules):
+    """One namespace with every public kernel of the modules: ``B.add``, ``B.gather``, ..."""
+    namespace = types.SimpleNamespace(name=name)
+    for module in modules:
+        for key, value in vars(module).items():
+            if not key.startswith("_") and callable(value) and getattr(value, "__module__", None) == module.__name__:
+                setattr(namespace, key, value)
+    namespace.modules = tuple(m.__name__ for m in modules)
+    return namespace
+
+
+reference = _assemble("reference", _family_modules("reference"))
+try:
+    compiled = _assemble("compiled", _family_modules("compiled"))
+except ImportError as exc:  # the extension was not built
+    compiled = None
+    _import_error = exc
+
+_BACKENDS = {"reference": reference}
+if compiled is not None:
+    _BACKENDS["compiled"] = compiled
+
+
+def _default_name():
+    wanted = os.environ.get("QUASAR_BACKEND", "compiled").strip().lower()
+    if wanted not in ("compiled", "reference"):
+        raise ValueError(f"QUASAR_BACKEND={wanted!r}: expected 'compiled' or 'reference'")
+    if wanted == "compiled" and compiled is None:
+        warnings.warn(
+            "quasar: the compiled kernels are not built "
+            f"({_import_error}); running on the slow 'reference' backend. "
+            "Build them with `make build` (or `pip install -e .`).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return "reference"
+    return wanted
+
+
+_DEFAULT = _default_name()
+_local = threading.local()
+
+
+def current():
+    """The backend module active in this thread."""
+    return getattr(_local, "module", None) or _BACKENDS[_DEFAULT]
+
+
+def _lookup(name):
+    if name not in ("compiled", "reference"):
+        raise ValueError(f"set_backend: unknown backend {name!r}; choose 'compiled' or 'reference'")
+    if name not in _BACKENDS:
+        raise RuntimeError(f"set_backend: the compiled backend is not available ({_import_error})")
+    return _BACKENDS[name]
+
+
+def set_backend(name):
+    """Make ``name`` ('compiled' or 'reference') the backend of this thread."""
+    _local.module = _lookup(name)
+
+
+def get_backend():
+    """Name of the backend active in this thread: 'compiled' or 'reference'."""
+    return current().name
+
+
+@contextlib.contextmanager
+def backend(name):
+    """``with qs.backend("reference"):`` runs the block on that backend."""
+    module = _lookup(name)
+    saved = getattr(_local, "module", None)
+    _local.module = module
+    try:
+        yield module
+    finally:
+        _local.module = saved

@@ -1,0 +1,114 @@
+"""What every op family shares: argument checks, dtype rules, and the one
+gradient rule for broadcasting. Each concept lives here once."""
+
+import numbers
+
+import numpy as np
+
+from .. import backends
+from ..tensor import Tensor, as_tensor
+
+backend = backends.current  # ops call backend().kernel(...) at run time
+
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def is_float(dtype):
+    return dtype in FLOATS
+
+
+def require_float(op, *tensors):
+    """Raise TypeError unless every tensor is float32/float64."""
+    for t in tensors:
+        if t.data.dtype not in FLOATS:
+            raise TypeError(
+                f"{op}: expected a float32/float64 tensor, got {t.data.dtype} "
+                f"(shape {t.shape}); convert with .float() or .double()"
+            )
+
+
+def broadcast_shape(op, *shapes):
+    """The broadcast result shape, or a ValueError naming the op and shapes."""
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        pretty = " and ".join(str(tuple(s)) for s in shapes)
+        raise ValueError(f"{op}: shapes {pretty} cannot be broadcast together") from None
+
+
+def reduce_to_shape(grad, shape):
+    """Sum a broadcast gradient back down to an input's shape.
+
+    The one gradient rule of broadcasting: an input of shape ``shape`` that
+    was broadcast to ``grad.shape`` receives the sum of ``grad`` over every
+    dimension it was stretched along (leading extra dims and size-1 dims).
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
+    )
+    if not axes:
+        return grad.reshape(shape)
+    return backend().sum(grad, axes, True).reshape(shape)
+
+
+def normalize_dim(op, dim, ndim):
+    """One axis number in [-ndim, ndim) -> [0, ndim); 0-d tensors accept 0 and -1."""
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    bound = max(ndim, 1)
+    if not -bound <= dim < bound:
+        raise IndexError(
+            f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions "
+            f"(expected {-bound} <= dim < {bound})"
+        )
+    return dim % bound if ndim else 0
+
+
+def normalize_dims(op, dim, ndim):
+    """dim as None, an int or a tuple -> a sorted tuple of distinct axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    axes = tuple(sorted({normalize_dim(op, d, ndim) for d in dims}))
+    if len(axes) != len(dims):
+        raise ValueError(f"{op}: dim {dim} repeats an axis")
+    if ndim == 0:
+        return ()
+    return axes
+
+
+def tensor_pair(op, a, b, broadcast=True):
+    """Make a binary op's operands two tensors of one dtype with broadcastable shapes.
+
+    Python numbers take the tensor's float dtype (as in PyTorch, ``x * 2``
+    keeps float32); two float tensors of different precision promote to
+    float64 through a differentiable cast; integer and bool operands are
+    converted to the other operand's float dtype, or to float64 when both are
+    integers (quasar's arithmetic kernels are float-only; ints carry no gradient).
+    """
+    if not isinstance(a, Tensor):
+        a = _scalar_like(op, a, b)
+    if not isinstance(b, Tensor):
+        b = _scalar_like(op, b, a)
+    da, db = a.data.dtype, b.data.dtype
+    if da != db or da not in FLOATS:
+        target = np.result_type(da, db)
+        if target not in FLOATS:
+            # integer-only arithmetic computes in float64, exact up to 2**53
+            target = np.dtype(np.float32) if np.float32 in (da, db) else np.dtype(np.float64)
+        a, b = a.to(target), b.to(target)
+    if broadcast:
+        broadcast_shape(op, a.data.shape, b.data.shape)
+    return a, b
+
+
+def _scalar_like(op, value, other):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        if isinstance(value, np.ndarray):
+            return as_tensor(value)
+        raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}")
+    dtype = other.data.dtype if other.data.dtype in FLOATS else np.dtype(np.float32)
+    return Tensor._wrap(np.asarray(value, dtype=dtype))

@@ -1,0 +1,62 @@
+"""Matrix products.
+
+``matmul`` follows NumPy/PyTorch: 1-D operands are promoted to a row (left)
+or a column (right) vector and the added dimension is dropped again; N-D
+operands are stacks of matrices whose batch dimensions broadcast. The
+products themselves go through the backend's ``matmul`` (BLAS in the
+compiled backend).
+"""
+
+import numpy as np
+
+from ..autograd import Function
+from .common import backend, broadcast_shape, reduce_to_shape, require_float, tensor_pair
+
+
+class MatMul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return backend().matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        B = backend()
+        # Work with matrices: a vector operand gets its unit dim back, so do the
+        # gradient, and that dim is dropped again at the end.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = grad
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:  # dL/dA = dL/dC @ B^T, summed over broadcast batch dims
+            ga = reduce_to_shape(B.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+        if ctx.needs_input_grad[1]:  # dL/dB = A^T @ dL/dC
+            gb = reduce_to_shape(B.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+def matmul(a, b):
+    """Matrix product ``a @ b``: (..., n, k) @ (..., k, m) -> (..., n, m).
+
+    1-D operands act as a row (left) or column (right) vector; batch dims broadcast.
+    """
+    a, b = tensor_pair("matmul", a, b, broadcast=False)
+    require_float("matmul", a, b)
+    sa, sb = a.data.shape, b.data.shape
+    if not sa or not sb:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {sa} and {sb}")
+    inner_a = sa[-1]
+    inner_b = sb[0] if len(sb) == 1 else sb[-2]
+    if inner_a != inner_b:
+        raise ValueError(
+            f"matmul: shapes {sa} and {sb} are not aligned: {inner_a} (dim -1 of the first) "
+            f"!= {inner_b} (dim {0 if len(sb) == 1 else -2} of the second)"
+        )
+    if len(sa) > 2 or len(sb) > 2:
+        broadcast_shape("matmul (batch dims)", sa[:-2], sb[:-2])
+    return MatMul.apply(a, b)

@@ -1,0 +1,187 @@
+"""Shape ops: reshape, transpose, permute, squeeze, unsqueeze, flatten,
+expand, and the dtype cast.
+
+These move no numbers: the forward is a NumPy view where one exists (the
+result then shares memory, and its version counter, with its input, like
+PyTorch views) and the backward puts the gradient back in the input's shape.
+"""
+
+import numbers
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor
+from .common import FLOATS, broadcast_shape, normalize_dim, reduce_to_shape
+
+
+def _view_apply(function, x, **options):
+    out = function.apply(x, **options)
+    # a NumPy view of the input's memory: share its version counter, as PyTorch views do
+    if out.data.base is not None and np.may_share_memory(out.data, x.data):
+        out._version = x._version
+        out._is_view = True
+    return out
+
+
+def _shape_arg(op, shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for n in shape:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+            raise TypeError(f"{op}: shape entries must be ints, got {shape}")
+    return tuple(int(n) for n in shape)
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.shape)
+
+
+def reshape(x, *shape):
+    """The same elements in a new shape (one entry may be -1). A view when the
+    memory layout allows, else a copy (as NumPy and PyTorch's reshape)."""
+    shape = _shape_arg("reshape", shape)
+    size = x.data.size
+    known = int(np.prod([n for n in shape if n != -1])) if shape else 1
+    bad = shape.count(-1) > 1 or any(n < -1 for n in shape)
+    if not bad:
+        bad = (known != size) if -1 not in shape else (known == 0 or size % known != 0)
+    if bad:
+        raise ValueError(f"reshape: shape {shape} is invalid for input of shape {x.shape} ({size} elements)")
+    return _view_apply(Reshape, x, shape=shape)
+
+
+def view(x, *shape):
+    """Like reshape, but always a view: an error if the tensor's layout needs a copy."""
+    out = reshape(x, *shape)
+    if out.data.size and not out._is_view:
+        raise RuntimeError(
+            f"view: shape {_shape_arg('view', shape)} is incompatible with the layout of the input "
+            f"(shape {x.shape}, strides {x.data.strides}); use reshape() instead"
+        )
+    return out
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.inverse = tuple(np.argsort(dims))
+        return x.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.transpose(ctx.inverse)
+
+
+def permute(x, *dims):
+    """Reorder the dimensions: ``out.shape[i] == x.shape[dims[i]]``. A view."""
+    dims = _shape_arg("permute", dims)
+    ndim = x.data.ndim
+    axes = tuple(normalize_dim("permute", d, ndim) for d in dims)
+    if len(axes) != ndim or sorted(axes) != list(range(ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of the {ndim} dims of shape {x.shape}")
+    return _view_apply(Permute, x, dims=axes)
+
+
+def transpose(x, dim0, dim1):
+    """Swap two dimensions. A view."""
+    ndim = x.data.ndim
+    a, b = normalize_dim("transpose", dim0, ndim), normalize_dim("transpose", dim1, ndim)
+    order = list(range(ndim))
+    order[a], order[b] = order[b], order[a]
+    return _view_apply(Permute, x, dims=tuple(order))
+
+
+def squeeze(x, dim=None):
+    """Drop size-1 dimensions (all of them, or only ``dim`` if it has size 1)."""
+    shape = x.data.shape
+    if dim is None:
+        new = tuple(n for n in shape if n != 1)
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        axes = {normalize_dim("squeeze", d, x.data.ndim) for d in dims}
+        new = tuple(n for i, n in enumerate(shape) if not (i in axes and n == 1))
+    return reshape(x, new)
+
+
+def unsqueeze(x, dim):
+    """Insert a size-1 dimension at position ``dim`` (-ndim-1 <= dim <= ndim)."""
+    ndim = x.data.ndim
+    dim = normalize_dim("unsqueeze", dim, ndim + 1)
+    return reshape(x, x.data.shape[:dim] + (1,) + x.data.shape[dim:])
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    """Merge dimensions start_dim..end_dim (inclusive) into one."""
+    ndim = x.data.ndim
+    if ndim == 0:
+        return reshape(x, (1,))
+    start = normalize_dim("flatten", start_dim, ndim)
+    end = normalize_dim("flatten", end_dim, ndim)
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = x.data.shape
+    merged = int(np.prod(shape[start : end + 1]))
+    return reshape(x, shape[:start] + (merged,) + shape[end + 1 :])
+
+
+class Expand(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return reduce_to_shape(grad, ctx.shape)
+
+
+def broadcast_to(x, *shape):
+    """x repeated (without copying) to a broadcast-compatible shape. A read-only view."""
+    shape = _shape_arg("broadcast_to", shape)
+    if broadcast_shape("broadcast_to", x.data.shape, shape) != shape:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
+    return _view_apply(Expand, x, shape=shape)
+
+
+def expand(x, *shape):
+    """PyTorch's expand: like broadcast_to, where -1 keeps that dimension's size."""
+    shape = list(_shape_arg("expand", shape))
+    lead = len(shape) - x.data.ndim
+    if lead < 0:
+        raise ValueError(f"expand: shape {tuple(shape)} has fewer dims than the input shape {x.shape}")
+    for i, n in enumerate(shape):
+        if n == -1:
+            if i < lead:
+                raise ValueError(f"expand: -1 is not allowed in a new leading dimension ({tuple(shape)})")
+            shape[i] = x.data.shape[i - lead]
+    return broadcast_to(x, tuple(shape))
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.dtype)
+
+
+def cast(x, dtype):
+    """A copy of x in another dtype; differentiable between float32 and float64.
+    Casting a tensor that requires grad to an integer or bool dtype detaches it."""
+    dtype = np.dtype(dtype)
+    if dtype not in FLOATS:
+        if dtype not in (np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.bool_)):
+            raise TypeError(f"cast: unsupported dtype {dtype}")
+        return Tensor._wrap(x.data.astype(dtype))
+    return Cast.apply(x, dtype=dtype)

@@ -1,0 +1,372 @@
+"""Tensor: a NumPy array, its gradient, and its place in the graph.
+
+A Tensor holds
+
+* ``data``: the ``numpy.ndarray`` with the values (float32, float64, int64,
+  int32 or bool);
+* ``requires_grad``: whether gradients flow to it;
+* ``grad``: a Tensor of dL/d(self), filled by ``backward()`` (leaves only,
+  unless ``retain_grad()``);
+* ``grad_fn``: the graph node (a :class:`quasar.autograd.Function`) that made
+  it, or ``None`` for a leaf;
+* ``_version``: a one-element list shared by every view of the same memory,
+  bumped by in-place ops so backward can detect a saved value that changed.
+
+The arithmetic dunders and methods only delegate to ``quasar.ops``.
+"""
+
+import numbers
+
+import numpy as np
+
+from . import autograd
+
+SUPPORTED = {
+    np.dtype(np.float32),
+    np.dtype(np.float64),
+    np.dtype(np.int64),
+    np.dtype(np.int32),
+    np.dtype(np.bool_),
+}
+
+
+def _to_array(data, dtype=None, copy=True, op="tensor"):
+    """Validate and convert user data to an ndarray of a supported dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype not in SUPPORTED:
+            raise TypeError(f"{op}: unsupported dtype {dtype}; use float32, float64, int64, int32 or bool")
+    if isinstance(data, np.ndarray):
+        arr = data
+    else:
+        try:
+            arr = np.array(data)
+        except ValueError as exc:  # ragged nested lists
+            raise ValueError(f"{op}: data is not a rectangular array of numbers ({exc})") from None
+        if arr.dtype.kind == "f" and dtype is None:
+            arr = arr.astype(np.float32)  # Python floats default to float32, as in PyTorch
+        copy = False
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{op}: expected numeric data, got an array of dtype {arr.dtype}")
+    if dtype is None:
+        if arr.dtype not in SUPPORTED:
+            if arr.dtype.kind == "f":
+                raise TypeError(f"{op}: unsupported dtype {arr.dtype}; use float32 or float64")
+            dtype = np.dtype(np.int64)  # int8/uint16/... widen to int64
+        else:
+            dtype = arr.dtype
+    if arr.dtype != dtype:
+        return arr.astype(dtype)
+    return arr.copy() if copy else arr
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it.
+
+    Create one with :func:`quasar.tensor` (copies) or :func:`quasar.from_numpy`
+    (shares memory); ``Tensor(data, dtype=None, requires_grad=False)`` is the
+    same as ``quasar.tensor``.
+    """
+
+    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_version", "_is_view", "__weakref__")
+    __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
+    __hash__ = object.__hash__  # identity: two equal-valued leaves are distinct keys
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self.requires_grad = False
+        self._version = [0]
+        self._is_view = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array, version=None):
+        """A new leaf around an existing array (no copy, no checks): the fast path
+        every op's output takes. ``version`` shares a view's counter with its base."""
+        t = object.__new__(cls)
+        t.data = array
+        t.grad = None
+        t.grad_fn = None
+        t.requires_grad = False
+        t._version = [0] if version is None else version
+        t._is_view = version is not None
+        return t
+
+    # ------------------------------------------------------------ properties
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def dim(self):
+        return self.data.ndim
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self):
+        return self.data.size
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def T(self):
+        return ops.permute(self, tuple(reversed(range(self.data.ndim))))
+
+    @property
+    def mT(self):
+        return ops.transpose(self, -2, -1)
+
+    # ------------------------------------------------------------ conversion
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only one-element tensors can be converted to a Python number, "
+                f"got shape {self.shape}"
+            )
+        return self.data.reshape(()).item()
+
+    def numpy(self):
+        """The underlying array (shared memory). Detach first if it requires grad."""
+        if self.requires_grad:
+            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; use .detach().numpy()")
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.data
+        if dtype is not None and arr.dtype != dtype:
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"bool: the truth value of a tensor with {self.data.size} elements is ambiguous"
+            )
+        return bool(self.data.reshape(()).item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only one-element integer tensors can be used as an index")
+        return int(self.data.reshape(()).item())
+
+    def to(self, dtype):
+        """This tensor in another dtype (itself if it already is); differentiable between floats."""
+        dtype = np.dtype(dtype)
+        if dtype == self.data.dtype:
+            return self
+        return ops.cast(self, dtype)
+
+    astype = to
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    def long(self):
+        return self.to(np.int64)
+
+    def int(self):
+        return self.to(np.int32)
+
+    def bool(self):
+        return self.to(np.bool_)
+
+    # ------------------------------------------------------------ autograd
+    def requires_grad_(self, requires_grad=True):
+        """Mark a leaf as needing gradients (in place); returns self."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise RuntimeError(
+                f"requires_grad: only float tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        if self.grad_fn is not None and not requires_grad:
+            raise RuntimeError("requires_grad_: can only change the flag of a leaf tensor")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self):
+        """The same values (shared memory, shared version counter), cut from the graph."""
+        return Tensor._wrap(self.data, self._version)
+
+    def detach_(self):
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor during backward."""
+        if self.grad_fn is not None:
+            import weakref
+
+            self.grad_fn._retained = weakref.ref(self)
+        elif not self.requires_grad:
+            raise RuntimeError("retain_grad: can't retain_grad on a tensor that does not require grad")
+
+    def backward(self, gradient=None, retain_graph=False):
+        """Accumulate dself/dleaf into every leaf's ``.grad``.
+
+        gradient: dL/dself, same shape as self; may be omitted for one-element tensors.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: element 0 of tensors does not require grad and does not have a grad_fn"
+            )
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for scalar outputs; this tensor "
+                    f"has shape {self.shape}, pass gradient= of that shape"
+                )
+            grad = np.ones(self.data.shape, dtype=self.data.dtype)
+        else:
+            grad = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.data.dtype)
+            if grad.shape != self.data.shape:
+                raise ValueError(
+                    f"backward: gradient has shape {grad.shape} but the tensor has shape {self.shape}"
+                )
+        if self.grad_fn is None:  # a leaf: d self / d self = 1
+            self.grad = Tensor._wrap(grad if self.grad is None else self.grad.data + grad)
+            return
+        autograd.run_backward(self, grad, retain_graph=retain_graph)
+
+    def zero_(self):
+        return ops.zero_(self)
+
+    # ------------------------------------------------------------ printing
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        extras = []
+        if self.data.dtype not in (np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_)):
+            extras.append(f"dtype={self.data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # ------------------------------------------------------------ operators
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.div(other, self)
+
+    def __pow__(self, other):
+        return ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return ops.pow(other, self)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.abs(self)
+
+    def __lt__(self, other):
+        return ops.lt(self, other)
+
+    def __le__(self, other):
+        return ops.le(self, other)
+
+    def __gt__(self, other):
+        return ops.gt(self, other)
+
+    def __ge__(self, other):
+        return ops.ge(self, other)
+
+    def __eq__(self, other):
+        return ops.eq(self, other)
+
+    def __ne__(self, other):
+        return ops.ne(self, other)
+
+
+def _method(name):
+    def method(self, *args, **kwargs):
+        return getattr(ops, name)(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"Same as ``quasar.{name}(self, ...)``."
+    return method
+
+
+# Every op that reads naturally as a method (x.exp(), x.sum(dim=1), ...).
+for _name in (
+    "exp log sqrt abs tanh sigmoid relu sin cos neg clamp clip pow maximum minimum "
+    "sum mean max min amax amin matmul reshape view transpose permute squeeze unsqueeze "
+    "flatten expand broadcast_to"
+).split():
+    setattr(Tensor, _name, _method(_name))
+
+
+def as_tensor(data, dtype=None):
+    """``data`` as a Tensor: itself if it already is one (cast if dtype differs)."""
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    return Tensor._wrap(_to_array(data, dtype, copy=False, op="as_tensor"))
+
+
+def is_number(value):
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
+from . import ops  # noqa: E402  (ops import Tensor from this module)
