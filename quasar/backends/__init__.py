@@ -42,7 +42,10 @@ def _assemble(name, modules):
 
 reference = _assemble("reference", _family_modules("reference"))
 try:
-    compiled = _assemble("compiled", _family_modules("compiled"))
+    _compiled_modules = _family_modules("compiled")
+    if not _compiled_modules:
+        raise ImportError("quasar/backends/compiled.py is missing")
+    compiled = _assemble("compiled", _compiled_modules)
 except ImportError as exc:  # the extension was not built
     compiled = None
     _import_error = exc
