@@ -9,6 +9,15 @@ def _as_outputs(result):
     return result if isinstance(result, (tuple, list)) else (result,)
 
 
+def _as_float64(t):
+    if not isinstance(t, Tensor) or t.dtype.kind != "f":
+        return t
+    if t.dtype == np.float64:
+        t.grad = None
+        return t
+    return Tensor(t.data.astype(np.float64), requires_grad=t.requires_grad)
+
+
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     """Check ``fn``'s backward against finite differences, in float64.
 
@@ -21,10 +30,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     """
     if isinstance(inputs, Tensor):
         inputs = (inputs,)
-    inputs = [
-        Tensor(t.data.astype(np.float64), requires_grad=t.requires_grad) if isinstance(t, Tensor) else t
-        for t in inputs
-    ]
+    inputs = [_as_float64(t) for t in inputs]
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input requires grad")
@@ -44,18 +50,16 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     for i in checked:
         t = inputs[i]
         analytical = np.zeros(t.shape) if t.grad is None else t.grad.data
-        flat = t.data.reshape(-1)  # a view: perturbing it perturbs the input
-        for k in range(flat.size):
-            original = flat[k]
-            flat[k] = original + eps
+        for index in np.ndindex(t.shape):  # element by element, whatever the layout
+            original = t.data[index]
+            t.data[index] = original + eps
             plus = loss_value()
-            flat[k] = original - eps
+            t.data[index] = original - eps
             minus = loss_value()
-            flat[k] = original
+            t.data[index] = original
             numerical = (plus - minus) / (2 * eps)
-            got = analytical.reshape(-1)[k]
+            got = analytical[index]
             if not abs(got - numerical) <= atol + rtol * abs(numerical):
-                index = np.unravel_index(k, t.shape) if t.ndim else ()
                 raise AssertionError(
                     f"gradcheck: input {i} (shape {t.shape}), element {index}: "
                     f"analytical {got!r} vs numerical {numerical!r}"

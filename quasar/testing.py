@@ -6,9 +6,22 @@ from . import backends
 from .tensor import Tensor
 
 
+def copy_keep_layout(array):
+    """A copy of ``array`` that is non-contiguous if the original was, so a
+    test on a transposed or sliced input still exercises the strided paths."""
+    if array.flags.c_contiguous or array.ndim == 0:
+        return array.copy()
+    if array.flags.f_contiguous:
+        return np.array(array, order="F", copy=True)
+    spaced = np.empty(array.shape + (2,), array.dtype)[..., 0]  # every other element
+    spaced[...] = array
+    return spaced
+
+
 def _run(fn, inputs, name):
     copies = [
-        Tensor(t.data.copy(), requires_grad=t.requires_grad) if isinstance(t, Tensor) else t for t in inputs
+        Tensor._wrap(copy_keep_layout(t.data)).requires_grad_(t.requires_grad) if isinstance(t, Tensor) else t
+        for t in inputs
     ]
     with backends.backend(name):
         out = fn(*copies)

@@ -95,10 +95,12 @@ def tensor_pair(op, a, b, broadcast=True):
         b = _scalar_like(op, b, a)
     da, db = a.data.dtype, b.data.dtype
     if da != db or da not in FLOATS:
-        target = np.result_type(da, db)
-        if target not in FLOATS:
-            # integer-only arithmetic computes in float64, exact up to 2**53
-            target = np.dtype(np.float32) if np.float32 in (da, db) else np.dtype(np.float64)
+        if da in FLOATS and db in FLOATS:
+            target = np.dtype(np.float64)  # float32 with float64
+        elif da in FLOATS or db in FLOATS:
+            target = da if da in FLOATS else db  # an int operand takes the float's dtype
+        else:
+            target = np.dtype(np.float64)  # integer-only arithmetic: float64 is exact up to 2**53
         a, b = a.to(target), b.to(target)
     if broadcast:
         broadcast_shape(op, a.data.shape, b.data.shape)
