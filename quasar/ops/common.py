@@ -112,5 +112,8 @@ def _scalar_like(op, value, other):
         if isinstance(value, np.ndarray):
             return as_tensor(value)
         raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}")
-    dtype = other.data.dtype if other.data.dtype in FLOATS else np.dtype(np.float32)
+    if other.data.dtype in FLOATS:
+        dtype = other.data.dtype
+    else:  # int tensor with an int stays integer-only (-> float64); with a float, float32 as in PyTorch
+        dtype = np.dtype(np.int64) if isinstance(value, numbers.Integral) else np.dtype(np.float32)
     return Tensor._wrap(np.asarray(value, dtype=dtype))
