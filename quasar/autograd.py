@@ -35,16 +35,20 @@ import numpy as np
 
 # ---------------------------------------------------------------- grad mode (per thread)
 
-_local = threading.local()
+class _GradState(threading.local):
+    enabled = True  # each thread starts with grad mode on
+
+
+_grad = _GradState()
 
 
 def is_grad_enabled():
     """True unless this thread is inside ``no_grad()``."""
-    return getattr(_local, "enabled", True)
+    return _grad.enabled
 
 
 def set_grad_enabled(mode):
-    _local.enabled = bool(mode)
+    _grad.enabled = bool(mode)
 
 
 class _GradMode:
@@ -93,7 +97,7 @@ class Function:
     input, ``None`` where not needed; ``ctx.needs_input_grad[i]`` says which).
     """
 
-    __slots__ = ("parents", "needs_input_grad", "saved", "_saved_checks", "_retained", "__dict__")
+    __slots__ = ("parents", "needs_input_grad", "saved", "versions", "out_version", "_retained", "__dict__")
 
     def save_for_backward(self, *arrays):
         """Keep arrays for backward. If one of them is an input's or the
@@ -102,19 +106,29 @@ class Function:
 
     @property
     def saved_tensors(self):
-        if self.saved is None:
+        """The saved arrays, after checking none was modified in place since forward."""
+        saved = self.saved
+        if saved is None:
             raise RuntimeError(
                 f"{type(self).__name__}: trying to backward through the graph a second time; "
                 "its saved values were freed. Pass retain_graph=True to the first backward()."
             )
-        for tensor, version in self._saved_checks:
-            if tensor._version[0] != version:
-                raise RuntimeError(
-                    f"{type(self).__name__}: one of the tensors needed for gradient computation "
-                    f"(shape {tuple(tensor.shape)}) has been modified by an in-place operation "
-                    f"(version {tensor._version[0]}, expected {version})."
-                )
-        return self.saved
+        for array in saved:
+            for parent, version in zip(self.parents, self.versions):
+                if array is parent.data and parent._version[0] != version:
+                    self._modified(parent.shape, parent._version[0], version)
+            if array is self.saved_output and self.out_version[0]:
+                self._modified(array.shape, self.out_version[0], 0)
+        return saved
+
+    saved_output = None  # forward's own result, when forward saved it (exp, tanh, ...)
+
+    def _modified(self, shape, now, then):
+        raise RuntimeError(
+            f"{type(self).__name__}: one of the tensors needed for gradient computation "
+            f"(shape {tuple(shape)}) has been modified by an in-place operation "
+            f"(version {now}, expected {then})."
+        )
 
     @classmethod
     def apply(cls, *inputs, **options):
@@ -122,36 +136,31 @@ class Function:
 
         inputs: Tensors (differentiable positions); options: plain Python values.
         """
-        from .tensor import Tensor  # the tensor module imports this one
-
-        ctx = cls.__new__(cls)
+        ctx = object.__new__(cls)
         ctx.saved = ()
         out_data = cls.forward(ctx, *[t.data for t in inputs], **options)
         out = Tensor._wrap(out_data)
-        if _local_enabled() and any(t.requires_grad for t in inputs):
-            ctx.parents = inputs
-            ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
-            ctx._retained = None
-            checks = []
-            for arr in ctx.saved:
-                if arr is out_data:
-                    checks.append((out, 0))
-                else:
-                    for t in inputs:
-                        if arr is t.data:
-                            checks.append((t, t._version[0]))
-                            break
-            ctx._saved_checks = checks
-            out.grad_fn = ctx
-            out.requires_grad = True
+        if _grad.enabled:
+            for t in inputs:
+                if t.requires_grad:  # at least one input needs a gradient: record the node
+                    ctx.parents = inputs
+                    ctx.needs_input_grad = tuple([t.requires_grad for t in inputs])
+                    ctx.versions = tuple([t._version[0] for t in inputs])
+                    ctx.out_version = out._version
+                    ctx._retained = None
+                    for array in ctx.saved:
+                        if array is out_data:
+                            ctx.saved_output = out_data
+                    out.grad_fn = ctx
+                    out.requires_grad = True
+                    break
         return out
 
     def __repr__(self):
         return f"<{type(self).__name__}Backward>"
 
 
-def _local_enabled():
-    return getattr(_local, "enabled", True)
+Tensor = None  # set by quasar.tensor once the class exists (the two modules need each other)
 
 
 # ---------------------------------------------------------------- backward traversal
@@ -186,7 +195,6 @@ def run_backward(tensor, grad, retain_graph=False):
     tensor: the output (its grad_fn is the root); grad: ndarray of its shape.
     """
     from . import backends
-    from .tensor import Tensor
 
     root = tensor.grad_fn
     if root is None:
@@ -202,7 +210,6 @@ def run_backward(tensor, grad, retain_graph=False):
     B = backends.current()
     grads = {root: grad}  # node -> summed dL/d(node's output)
     leaf_grads = {}  # leaf tensor -> summed dL/d(leaf)
-    uses = {}  # id(array) -> how many places received it (to know when to copy)
     for node in _topological_order(root):
         g = grads.pop(node, None)
         if g is None:
@@ -227,7 +234,6 @@ def run_backward(tensor, grad, retain_graph=False):
                     f"{type(node).__name__}.backward returned a gradient of shape {pg.shape} "
                     f"for an input of shape {parent.data.shape}"
                 )
-            uses[id(pg)] = uses.get(id(pg), 0) + 1
             child = parent.grad_fn
             if child is None:
                 previous = leaf_grads.get(parent)
@@ -237,12 +243,15 @@ def run_backward(tensor, grad, retain_graph=False):
                 grads[child] = pg if previous is None else B.add(previous, pg)
         if not retain_graph:
             node.saved = None
-            node._saved_checks = ()
+    # Backward functions may hand the same array to several inputs (add passes
+    # its gradient through): each leaf must own its .grad, so copy shared ones.
+    stored = set()
     for leaf, g in leaf_grads.items():
         if g.dtype != leaf.data.dtype:
             g = g.astype(leaf.data.dtype)
-        elif leaf.grad is None and (uses.get(id(g), 0) > 1 or g.base is not None or g is grad):
-            g = g.copy()  # the array also lives elsewhere: the leaf must own its .grad
+        elif leaf.grad is None and (id(g) in stored or g.base is not None or g is grad):
+            g = g.copy()
+        stored.add(id(g))
         if leaf.grad is None:
             leaf.grad = Tensor._wrap(g)
         else:

@@ -340,6 +340,9 @@ class Tensor:
         return ops.ne(self, other)
 
 
+autograd.Tensor = Tensor  # Function.apply wraps its outputs in this class
+
+
 def _method(name):
     def method(self, *args, **kwargs):
         return getattr(ops, name)(self, *args, **kwargs)

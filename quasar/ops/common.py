@@ -29,11 +29,15 @@ def require_float(op, *tensors):
 
 def broadcast_shape(op, *shapes):
     """The broadcast result shape, or a ValueError naming the op and shapes."""
-    try:
-        return np.broadcast_shapes(*shapes)
-    except ValueError:
-        pretty = " and ".join(str(tuple(s)) for s in shapes)
-        raise ValueError(f"{op}: shapes {pretty} cannot be broadcast together") from None
+    ndim = max(len(s) for s in shapes)
+    result = []
+    for i in range(-ndim, 0):
+        sizes = {s[i] for s in shapes if len(s) >= -i} - {1}
+        if len(sizes) > 1:
+            pretty = " and ".join(str(tuple(s)) for s in shapes)
+            raise ValueError(f"{op}: shapes {pretty} cannot be broadcast together")
+        result.append(sizes.pop() if sizes else 1)
+    return tuple(result)
 
 
 def reduce_to_shape(grad, shape):
@@ -89,6 +93,9 @@ def tensor_pair(op, a, b, broadcast=True):
     converted to the other operand's float dtype, or to float64 when both are
     integers (quasar's arithmetic kernels are float-only; ints carry no gradient).
     """
+    if type(a) is type(b) is Tensor and a.data.dtype is b.data.dtype and a.data.shape == b.data.shape:
+        if a.data.dtype in FLOATS:
+            return a, b  # the common case: nothing to convert or check
     if not isinstance(a, Tensor):
         a = _scalar_like(op, a, b)
     if not isinstance(b, Tensor):

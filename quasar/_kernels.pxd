@@ -1,0 +1,201 @@
+# Shared building blocks of the kernel modules (_elementwise, _reduce,
+# _rowwise, _optim). Everything here is ``cdef inline ... noexcept nogil``:
+# it is compiled into each module that cimports it, and the C compiler
+# inlines it into the loops, so using a helper costs nothing.
+#
+# ``floating`` is Cython's fused type {float, double}: every helper exists
+# once per dtype, generated from the one source.
+
+from cython cimport floating
+from libc.math cimport (
+    exp, expf, log, logf, sqrt, sqrtf, tanh, tanhf, sin, sinf, cos, cosf,
+    pow, powf, fabs, fabsf,
+)
+
+
+cdef enum:
+    # Elements per parallel work item ("block") of the elementwise kernels.
+    # Large enough that a block's bookkeeping is noise, small enough that
+    # 2..16 threads get balanced work on ~100k-element arrays.
+    CHUNK = 4096
+
+    # Elements per partial sum of a full reduction. This is part of the
+    # *result*, not just of the schedule: the chunk partials are combined in
+    # chunk order, so the sum is bit-for-bit the same for any thread count,
+    # but changing REDUCE_CHUNK (or LANES) changes the last bits.
+    REDUCE_CHUNK = 4096
+
+    # Independent accumulators inside a chunk. Without -ffast-math the
+    # compiler may not reorder ``s += x[i]``; with 16 explicit accumulators
+    # the reordering is written in the code, so the loop vectorizes (2 x 8
+    # floats or 4 x 4 doubles per step) and the order is still fixed.
+    LANES = 16
+
+
+# ------------------------------------------------------------------ libm
+# One name per function; ``if floating is float`` is resolved at compile
+# time, so float32 calls the fast f-suffixed libm routines and float64 the
+# double ones (no double round trip for float32).
+
+cdef inline floating q_exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+cdef inline floating q_log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+
+cdef inline floating q_sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef inline floating q_tanh(floating x) noexcept nogil:
+    if floating is float:
+        return tanhf(x)
+    else:
+        return tanh(x)
+
+
+cdef inline floating q_sin(floating x) noexcept nogil:
+    if floating is float:
+        return sinf(x)
+    else:
+        return sin(x)
+
+
+cdef inline floating q_cos(floating x) noexcept nogil:
+    if floating is float:
+        return cosf(x)
+    else:
+        return cos(x)
+
+
+cdef inline floating q_pow(floating x, floating p) noexcept nogil:
+    if floating is float:
+        return powf(x, p)
+    else:
+        return pow(x, p)
+
+
+cdef inline floating q_fabs(floating x) noexcept nogil:
+    if floating is float:
+        return fabsf(x)
+    else:
+        return fabs(x)
+
+
+# ------------------------------------------------------------------ NaN-aware picks
+# np.maximum / np.max propagate NaN. ``x != x`` is the NaN test; written as a
+# select (not fmax, which *drops* NaN) so the loops still vectorize.
+
+cdef inline floating pick_max(floating current, floating x) noexcept nogil:
+    """max(current, x), NaN if either is NaN."""
+    return x if (x > current or x != x) else current
+
+
+cdef inline floating pick_min(floating current, floating x) noexcept nogil:
+    """min(current, x), NaN if either is NaN."""
+    return x if (x < current or x != x) else current
+
+
+# ------------------------------------------------------------------ contiguous sums
+# The canonical summation order of quasar. Full reductions (``_reduce``) and
+# the row sums of the softmax family (``_rowwise``) both use it, and the
+# parallel full reduction computes exactly the same partials, so every sum of
+# the same numbers gives the same bits whatever the thread count.
+
+cdef inline double sum_lanes(const floating* x, Py_ssize_t n) noexcept nogil:
+    """Sum of x[0:n] (IN, contiguous): LANES running sums in the input dtype,
+    folded in double in lane order, then the tail."""
+    cdef floating acc[LANES]
+    cdef Py_ssize_t i = 0, j
+    cdef double total = 0.0
+    for j in range(LANES):
+        acc[j] = 0
+    while i + LANES <= n:
+        for j in range(LANES):
+            acc[j] = acc[j] + x[i + j]
+        i += LANES
+    for j in range(LANES):
+        total += acc[j]
+    while i < n:
+        total += x[i]
+        i += 1
+    return total
+
+
+cdef inline double sum_contiguous(const floating* x, Py_ssize_t n) noexcept nogil:
+    """Sum of x[0:n] (IN, contiguous), serially, chunk by chunk: the same bits
+    as the parallel full reduction of _reduce.pyx."""
+    cdef Py_ssize_t start = 0
+    cdef double total = 0.0
+    while start < n:
+        total += sum_lanes(x + start, min(<Py_ssize_t>REDUCE_CHUNK, n - start))
+        start += REDUCE_CHUNK
+    return total
+
+
+cdef inline double dot_lanes(const floating* a, const floating* b, Py_ssize_t n) noexcept nogil:
+    """sum(a[i] * b[i]) for contiguous a, b of length n; same lane scheme."""
+    cdef floating acc[LANES]
+    cdef Py_ssize_t i = 0, j
+    cdef double total = 0.0
+    for j in range(LANES):
+        acc[j] = 0
+    while i + LANES <= n:
+        for j in range(LANES):
+            acc[j] = acc[j] + a[i + j] * b[i + j]
+        i += LANES
+    for j in range(LANES):
+        total += acc[j]
+    while i < n:
+        total += a[i] * b[i]
+        i += 1
+    return total
+
+
+cdef inline floating max_lanes(const floating* x, Py_ssize_t n) noexcept nogil:
+    """Largest of x[0:n] (n >= 1, contiguous); NaN if any element is NaN."""
+    cdef floating acc[LANES]
+    cdef floating best = x[0]
+    cdef Py_ssize_t i = 0, j
+    for j in range(LANES):
+        acc[j] = x[0]
+    while i + LANES <= n:
+        for j in range(LANES):
+            acc[j] = pick_max(acc[j], x[i + j])
+        i += LANES
+    for j in range(LANES):
+        best = pick_max(best, acc[j])
+    while i < n:
+        best = pick_max(best, x[i])
+        i += 1
+    return best
+
+
+cdef inline floating min_lanes(const floating* x, Py_ssize_t n) noexcept nogil:
+    """Smallest of x[0:n] (n >= 1, contiguous); NaN if any element is NaN."""
+    cdef floating acc[LANES]
+    cdef floating best = x[0]
+    cdef Py_ssize_t i = 0, j
+    for j in range(LANES):
+        acc[j] = x[0]
+    while i + LANES <= n:
+        for j in range(LANES):
+            acc[j] = pick_min(acc[j], x[i + j])
+        i += LANES
+    for j in range(LANES):
+        best = pick_min(best, acc[j])
+    while i < n:
+        best = pick_min(best, x[i])
+        i += 1
+    return best

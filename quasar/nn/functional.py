@@ -1,0 +1,51 @@
+"""``quasar.nn.functional``: the layers and losses as plain functions (PyTorch's ``F``).
+
+The differentiable ops live in ``quasar.ops.loss`` (forward and backward side
+by side); the rest here is composed of ops that already have gradients.
+"""
+
+from ..ops import matmul, relu, sigmoid, sqrt, tanh  # noqa: F401  (re-exported: F.relu, ...)
+from ..ops.loss import (  # noqa: F401
+    binary_cross_entropy_with_logits, cross_entropy, dropout, gelu, log_softmax, mse_loss, nll_loss,
+    softmax,
+)
+from ..tensor import Tensor
+
+
+def linear(input, weight, bias=None):
+    """input @ weight.T + bias: (..., in_features) -> (..., out_features).
+
+    weight: (out_features, in_features), PyTorch's layout; bias: (out_features,) or None.
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"linear: expected a Tensor as input, got {type(input).__name__}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {input.shape} does not fit a weight of shape {weight.shape}; "
+            f"the input's last dim must be in_features = {weight.shape[1]}"
+        )
+    out = matmul(input, weight.T)
+    return out if bias is None else out + bias
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last len(normalized_shape) dims to mean 0, variance 1,
+    then scale by weight and shift by bias (both of normalized_shape).
+
+    Composed of differentiable ops; the variance is the biased one (divide by n), as in PyTorch.
+    """
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    count = len(normalized_shape)
+    if count == 0 or tuple(input.shape[input.ndim - count :]) != normalized_shape or input.ndim < count:
+        raise ValueError(
+            f"layer_norm: input of shape {input.shape} does not end in normalized_shape {normalized_shape}"
+        )
+    dims = tuple(range(input.ndim - count, input.ndim))
+    centered = input - input.mean(dim=dims, keepdim=True)
+    variance = (centered * centered).mean(dim=dims, keepdim=True)
+    out = centered / sqrt(variance + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out

@@ -1,0 +1,225 @@
+"""``Module`` and ``Parameter``: the bookkeeping every layer shares.
+
+A Module notices, in ``__setattr__``, every :class:`Parameter` and every
+sub-module assigned to it, in assignment order. From that registry come
+``parameters()``, ``state_dict()``, ``train()``/``eval()``, casting and the
+nested ``repr``: a layer only creates its parameters and writes ``forward``.
+"""
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that is a module's learnable weight: requires grad, and a
+    Module registers it when it is assigned as an attribute.
+
+    ``Parameter(tensor)`` shares the tensor's memory, as in PyTorch; other data is copied.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data)  # validates (and copies) the data
+        if isinstance(data, Tensor):
+            self.data = data.data  # Parameter(tensor) wraps the same memory, as in PyTorch
+        if self.data.dtype.kind != "f":
+            raise TypeError(f"Parameter: parameters must be float32 or float64, got dtype {self.data.dtype}")
+        self.requires_grad_(requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of layers and models: subclass it, assign layers and
+    Parameters in ``__init__`` (after ``super().__init__()``), write ``forward``.
+
+        class TwoLayer(qs.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.hidden = qs.nn.Linear(4, 8)
+                self.out = qs.nn.Linear(8, 1)
+
+            def forward(self, x):
+                return self.out(self.hidden(x).relu())
+    """
+
+    def __init__(self):
+        # object.__setattr__: our own __setattr__ needs these dicts to exist
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward() method")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign {name!r} before Module.__init__() is called; "
+                f"call super().__init__() first in {type(self).__name__}.__init__"
+            )
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        """``setattr(self, name, param)`` for a name chosen at run time."""
+        setattr(self, name, param)
+
+    def add_module(self, name, module):
+        """``setattr(self, name, module)`` for a name chosen at run time (Sequential's "0", "1", ...)."""
+        if not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
+        setattr(self, name, module)
+
+    # ------------------------------------------------------------ walking the tree
+    def named_children(self):
+        return iter(self._modules.items())
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_modules(self, prefix=""):
+        """(dotted name, module) for this module and every module inside it, parents first."""
+        stack = [(prefix, self)]
+        seen = set()
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{child}" if name else child, m) for child, m in module._modules.items()]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self, prefix=""):
+        """(dotted name, Parameter) for every parameter, each shared one once: "0.weight", ..."""
+        seen = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, param in module._parameters.items():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self):
+        """Every learnable Parameter, in registration order (what an optimizer takes)."""
+        for _, param in self.named_parameters():
+            yield param
+
+    # ------------------------------------------------------------ training state
+    def zero_grad(self, set_to_none=True):
+        """Forget every parameter's gradient (or fill it with zeros)."""
+        for param in self.parameters():
+            if set_to_none or param.grad is None:
+                param.grad = None
+            else:
+                param.grad.data[...] = 0
+
+    def train(self, mode=True):
+        """Training mode (Dropout drops) for this module and all inside it; returns self."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        """Evaluation mode (Dropout is the identity); same as ``train(False)``."""
+        return self.train(False)
+
+    # ------------------------------------------------------------ saving and loading
+    def state_dict(self):
+        """{dotted name: tensor} for every parameter; the tensors share the
+        parameters' memory (copy them, or ``qs.save`` them, to keep a snapshot)."""
+        return OrderedDict((name, param.detach()) for name, param in self.named_parameters())
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values into the parameters, in place (an optimizer holding
+        them keeps working). Raises KeyError naming missing or unexpected keys
+        (strict) and ValueError naming a shape mismatch. Returns (missing, unexpected)."""
+        params = dict(self.named_parameters())
+        missing = [name for name in params if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in params]
+        if strict and (missing or unexpected):
+            problems = []
+            if missing:
+                problems.append(f"missing keys {missing}")
+            if unexpected:
+                problems.append(f"unexpected keys {unexpected}")
+            raise KeyError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems))
+        for name, param in params.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            value = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if value.shape != param.shape:
+                raise ValueError(
+                    f"load_state_dict for {type(self).__name__}: {name!r} has shape {value.shape} in the "
+                    f"state dict but {param.shape} in the model"
+                )
+        with no_grad():
+            for name, param in params.items():
+                if name in state_dict:
+                    value = state_dict[name]
+                    param.data[...] = value.data if isinstance(value, Tensor) else value
+                    param._version[0] += 1
+        return missing, unexpected
+
+    # ------------------------------------------------------------ dtype
+    def to(self, dtype):
+        """Cast every parameter (and its grad) to ``dtype`` in place; returns self.
+
+        The Parameter objects stay the same, so build the optimizer after, or
+        before: it finds the new arrays either way (its state starts over)."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to: parameters must be float32 or float64, got {dtype}")
+        for param in self.parameters():
+            if param.data.dtype != dtype:
+                param.data = param.data.astype(dtype)
+                if param.grad is not None:
+                    param.grad = Tensor._wrap(param.grad.data.astype(dtype))
+                param._version[0] += 1
+        return self
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    # ------------------------------------------------------------ printing
+    def extra_repr(self):
+        """The text inside this module's parentheses: its settings (override in layers)."""
+        return ""
+
+    def __repr__(self):
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not self._modules:
+            return head + ")"
+        lines = []
+        for name, module in self._modules.items():
+            nested = repr(module).replace("\n", "\n  ")  # indent the child's own children
+            lines.append(f"  ({name}): {nested}")
+        return head + "\n" + "\n".join(lines) + "\n)"
