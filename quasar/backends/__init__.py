@@ -71,13 +71,17 @@ def _default_name():
     return wanted
 
 
-_DEFAULT = _default_name()
-_local = threading.local()
+class _BackendState(threading.local):
+    module = None  # None: the process default
+
+
+_DEFAULT = _BACKENDS[_default_name()]
+_local = _BackendState()
 
 
 def current():
-    """The backend module active in this thread."""
-    return getattr(_local, "module", None) or _BACKENDS[_DEFAULT]
+    """The backend active in this thread (a namespace of kernels)."""
+    return _local.module or _DEFAULT
 
 
 def _lookup(name):
@@ -102,7 +106,7 @@ def get_backend():
 def backend(name):
     """``with qs.backend("reference"):`` runs the block on that backend."""
     module = _lookup(name)
-    saved = getattr(_local, "module", None)
+    saved = _local.module
     _local.module = module
     try:
         yield module
