@@ -246,13 +246,17 @@ def run_backward(tensor, grad, retain_graph=False):
     # Backward functions may hand the same array to several inputs (add passes
     # its gradient through): each leaf must own its .grad, so copy shared ones.
     stored = set()
-    for leaf, g in leaf_grads.items():
-        if g.dtype != leaf.data.dtype:
-            g = g.astype(leaf.data.dtype)
-        elif leaf.grad is None and (id(g) in stored or g.base is not None or g is grad):
-            g = g.copy()
-        stored.add(id(g))
-        if leaf.grad is None:
-            leaf.grad = Tensor._wrap(g)
-        else:
-            leaf.grad = Tensor._wrap(B.add(leaf.grad.data, g))
+    with _accumulate_lock:  # backwards in several threads may share a leaf: lose no update
+        for leaf, g in leaf_grads.items():
+            if g.dtype != leaf.data.dtype:
+                g = g.astype(leaf.data.dtype)
+            elif leaf.grad is None and (id(g) in stored or g.base is not None or g is grad):
+                g = g.copy()
+            stored.add(id(g))
+            if leaf.grad is None:
+                leaf.grad = Tensor._wrap(g)
+            else:
+                leaf.grad = Tensor._wrap(B.add(leaf.grad.data, g))
+
+
+_accumulate_lock = threading.Lock()

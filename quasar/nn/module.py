@@ -190,8 +190,8 @@ class Module:
     def to(self, dtype):
         """Cast every parameter (and its grad) to ``dtype`` in place; returns self.
 
-        The Parameter objects stay the same, so build the optimizer after, or
-        before: it finds the new arrays either way (its state starts over)."""
+        The Parameter objects stay the same, but cast before building the
+        optimizer: an optimizer's state (momentum, Adam's moments) keeps its dtype."""
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"Module.to: parameters must be float32 or float64, got {dtype}")
