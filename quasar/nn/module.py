@@ -215,11 +215,11 @@ class Module:
         return ""
 
     def __repr__(self):
-        head = f"{type(self).__name__}({self.extra_repr()}"
+        extra = self.extra_repr()
         if not self._modules:
-            return head + ")"
-        lines = []
+            return f"{type(self).__name__}({extra})"
+        lines = extra.split("\n") if extra else []
         for name, module in self._modules.items():
             nested = repr(module).replace("\n", "\n  ")  # indent the child's own children
-            lines.append(f"  ({name}): {nested}")
-        return head + "\n" + "\n".join(lines) + "\n)"
+            lines.append(f"({name}): {nested}")
+        return f"{type(self).__name__}(\n" + "\n".join("  " + line for line in lines) + "\n)"

@@ -28,10 +28,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = grad
+        if b.ndim == 1:  # restore the column dim first, then the row dim (vector @ vector: 0-d grad)
+            g2 = g2[..., None]
         if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
+            g2 = g2[..., None, :]
         ga = gb = None
         if ctx.needs_input_grad[0]:  # dL/dA = dL/dC @ B^T, summed over broadcast batch dims
             ga = reduce_to_shape(B.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)

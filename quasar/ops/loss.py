@@ -51,13 +51,13 @@ def _reduce(values, reduction):
 def _spread(grad, shape, reduction):
     """The gradient of ``_reduce``: dL/d(each per-element loss), an array of ``shape``."""
     if reduction == "none":
-        return np.ascontiguousarray(grad)
+        return grad if grad.flags.c_contiguous else grad.copy()  # kernels get plain arrays
     count = math.prod(shape)
     scale = 1.0 if reduction == "sum" else (1 / count if count else math.nan)
     return np.full(shape, float(grad) * scale, dtype=grad.dtype)
 
 
-def _loss_input(op, x):
+def _float_input(op, x):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor as input, got {type(x).__name__}")
     require_float(op, x)
@@ -96,7 +96,7 @@ class LogSoftmax(Function):
 
 
 def _along(function, op, x, dim):
-    _loss_input(op, x)
+    _float_input(op, x)
     if x.ndim == 0:  # a lone number is a distribution over one class
         return function.apply(x.reshape(1), axis=0).reshape(())
     return function.apply(x, axis=normalize_dim(op, dim, x.ndim))
@@ -120,7 +120,7 @@ def _class_problem(op, logits, target):
 
     Returns (scores as (N, C), targets as contiguous int64 (N,), unbatched?).
     """
-    _loss_input(op, logits)
+    _float_input(op, logits)
     if logits.ndim not in (1, 2):
         raise ValueError(f"{op}: expected input of shape (N, C) or (C,), got shape {logits.shape}")
     labels = target.data if isinstance(target, Tensor) else np.asarray(target)
@@ -246,7 +246,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     """
     op = "binary_cross_entropy_with_logits"
     _check_reduction(op, reduction)
-    _loss_input(op, input)
+    _float_input(op, input)
     target = as_tensor(target)
     if target.dtype.kind != "f":
         raise TypeError(f"{op}: target must be float (0./1. or probabilities), got dtype {target.dtype}; use .float()")
@@ -256,17 +256,20 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
 
 
 def mse_loss(input, target, reduction="mean"):
-    """Mean squared error (input - target)**2, reduced. Shapes must match exactly:
-    (N, 1) against (N,) would broadcast to (N, N), a classic silent bug."""
+    """Mean squared error (input - target)**2, reduced; the result has input's dtype.
+
+    Shapes must match exactly: (N, 1) against (N,) would broadcast to (N, N), a
+    classic silent bug. Returns a 0-d tensor, or input's shape for 'none'.
+    """
     _check_reduction("mse_loss", reduction)
-    _loss_input("mse_loss", input)
+    _float_input("mse_loss", input)
     target = as_tensor(target)
     if target.shape != input.shape:
         raise ValueError(
             f"mse_loss: input shape {input.shape} and target shape {target.shape} differ; "
             "reshape one so they match (broadcasting here is almost always a bug)"
         )
-    diff = sub(input, target)
+    diff = sub(input, target.to(input.dtype))  # the loss keeps the model's precision
     squared = mul(diff, diff)
     if reduction == "none":
         return squared
@@ -280,28 +283,28 @@ GELU_CUBIC = 0.044715
 
 
 class GeluTanh(Function):
-    """GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    """GELU, tanh approximation: 0.5 x (1 + tanh(inner)), inner = c (x + k x^3),
+    c = sqrt(2/pi), k = 0.044715."""
 
     @staticmethod
     def forward(ctx, x):
         B = backend()
-        x_squared = B.mul(x, x)
-        inner = B.mul(B.mul(x, B.add(_const(1, x.dtype), B.mul(_const(GELU_CUBIC, x.dtype), x_squared))),
-                      _const(SQRT_2_OVER_PI, x.dtype))
-        t = B.tanh(inner)
+        c, k, half, one = (_const(v, x.dtype) for v in (SQRT_2_OVER_PI, GELU_CUBIC, 0.5, 1))
+        cubic = B.mul(k, B.mul(x, B.mul(x, x)))
+        t = B.tanh(B.mul(c, B.add(x, cubic)))
         ctx.save_for_backward(x, t)
-        return B.mul(B.mul(_const(0.5, x.dtype), x), B.add(_const(1, x.dtype), t))
+        return B.mul(B.mul(half, x), B.add(one, t))
 
     @staticmethod
     def backward(ctx, grad):
         x, t = ctx.saved_tensors
         B = backend()
-        half, one = _const(0.5, x.dtype), _const(1, x.dtype)
-        # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) d(inner)/dx,  d(inner)/dx = c (1 + 3k x^2)
-        d_inner = B.mul(_const(SQRT_2_OVER_PI, x.dtype),
-                        B.add(one, B.mul(_const(3 * GELU_CUBIC, x.dtype), B.mul(x, x))))
+        c, k3, half, one = (_const(v, x.dtype) for v in (SQRT_2_OVER_PI, 3 * GELU_CUBIC, 0.5, 1))
+        # d/dx = 0.5 (1 + t)  +  0.5 x (1 - t^2) d(inner)/dx,   d(inner)/dx = c (1 + 3k x^2)
+        direct = B.mul(grad, B.mul(half, B.add(one, t)))
         through_tanh = B.tanh_backward(t, B.mul(grad, B.mul(half, x)))
-        return B.add(B.mul(grad, B.mul(half, B.add(one, t))), B.mul(through_tanh, d_inner))
+        d_inner = B.mul(c, B.add(one, B.mul(k3, B.mul(x, x))))
+        return B.add(direct, B.mul(through_tanh, d_inner))
 
 
 def gelu(x, approximate="tanh"):
@@ -315,7 +318,7 @@ def gelu(x, approximate="tanh"):
             f"gelu: approximate={approximate!r} is not available; quasar implements only the tanh "
             "approximation (approximate='tanh')"
         )
-    _loss_input("gelu", x)
+    _float_input("gelu", x)
     return GeluTanh.apply(x)
 
 
@@ -338,10 +341,10 @@ def dropout(x, p=0.5, training=True):
     comes from quasar's generator (``qs.manual_seed`` makes it repeatable)."""
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
         raise ValueError(f"dropout: probability p must be a number in [0, 1], got {p!r}")
-    _loss_input("dropout", x)
+    _float_input("dropout", x)
     if not training or p == 0:
         return x
-    keep = creation.generator().random(x.shape) >= p
+    keep = np.asarray(creation.generator().random(x.shape) >= p)  # an array even when x is 0-d
     kept_scale = 0.0 if p == 1 else 1 / (1 - p)
     mask = backend().where(keep, _const(kept_scale, x.dtype), _const(0, x.dtype))
     return Dropout.apply(x, mask=mask)
