@@ -23,6 +23,8 @@ from .gradcheck import gradcheck  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import abs, max, min, pow, sum  # noqa: F401  (shadow the builtins on purpose, as torch does)
 from .tensor import Tensor  # noqa: F401
+from . import data, nn, optim  # noqa: F401  (after the ops: they build on them)
+from .serialization import load, save  # noqa: F401
 
 float32 = _np.dtype(_np.float32)
 float64 = _np.dtype(_np.float64)

@@ -26,10 +26,12 @@ cdef enum:
     REDUCE_CHUNK = 4096
 
     # Independent accumulators inside a chunk. Without -ffast-math the
-    # compiler may not reorder ``s += x[i]``; with 16 explicit accumulators
-    # the reordering is written in the code, so the loop vectorizes (2 x 8
-    # floats or 4 x 4 doubles per step) and the order is still fixed.
-    LANES = 16
+    # compiler may not reorder ``s += x[i]``; with LANES explicit accumulators
+    # the reordering is written in the code, so the loop vectorizes (4 x 8
+    # floats or 8 x 4 doubles per step) and the order is still fixed. 32, not
+    # 16: gcc fully unrolls a 16-trip inner loop before the loop vectorizer
+    # sees it, and then fails to vectorize the max/min selects.
+    LANES = 32
 
 
 # ------------------------------------------------------------------ libm
@@ -94,17 +96,18 @@ cdef inline floating q_fabs(floating x) noexcept nogil:
 
 
 # ------------------------------------------------------------------ NaN-aware picks
-# np.maximum / np.max propagate NaN. ``x != x`` is the NaN test; written as a
-# select (not fmax, which *drops* NaN) so the loops still vectorize.
+# np.maximum / np.max propagate NaN. ``x != x`` is the NaN test. Written as
+# a select on ``|`` (not ``or``, whose short circuit is a branch; and not
+# fmax, which *drops* NaN), so loops over it vectorize to compare + blend.
 
 cdef inline floating pick_max(floating current, floating x) noexcept nogil:
     """max(current, x), NaN if either is NaN."""
-    return x if (x > current or x != x) else current
+    return x if (x > current) | (x != x) else current
 
 
 cdef inline floating pick_min(floating current, floating x) noexcept nogil:
     """min(current, x), NaN if either is NaN."""
-    return x if (x < current or x != x) else current
+    return x if (x < current) | (x != x) else current
 
 
 # ------------------------------------------------------------------ contiguous sums

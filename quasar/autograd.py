@@ -97,7 +97,7 @@ class Function:
     input, ``None`` where not needed; ``ctx.needs_input_grad[i]`` says which).
     """
 
-    __slots__ = ("parents", "needs_input_grad", "saved", "versions", "out_version", "_retained", "__dict__")
+    __slots__ = ("parents", "parent_nodes", "needs_input_grad", "saved", "versions", "out_version", "_retained", "__dict__")
 
     def save_for_backward(self, *arrays):
         """Keep arrays for backward. If one of them is an input's or the
@@ -139,11 +139,15 @@ class Function:
         ctx = object.__new__(cls)
         ctx.saved = ()
         out_data = cls.forward(ctx, *[t.data for t in inputs], **options)
+        if type(out_data) is not np.ndarray:  # NumPy gives scalars for some 0-d results
+            out_data = np.asarray(out_data)
         out = Tensor._wrap(out_data)
         if _grad.enabled:
             for t in inputs:
                 if t.requires_grad:  # at least one input needs a gradient: record the node
                     ctx.parents = inputs
+                    # each input's node *now*: an in-place op may give the tensor a new one later
+                    ctx.parent_nodes = tuple([t.grad_fn for t in inputs])
                     ctx.needs_input_grad = tuple([t.requires_grad for t in inputs])
                     ctx.versions = tuple([t._version[0] for t in inputs])
                     ctx.out_version = out._version
@@ -173,14 +177,13 @@ def _topological_order(root_node):
     nodes have been emitted, then the list is reversed. No recursion.
     """
     order, visited = [], {root_node}
-    stack = [(root_node, iter(root_node.parents))]
+    stack = [(root_node, iter(root_node.parent_nodes))]
     while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            child = parent.grad_fn
+        node, children = stack[-1]
+        for child in children:
             if child is not None and child not in visited:
                 visited.add(child)
-                stack.append((child, iter(child.parents)))
+                stack.append((child, iter(child.parent_nodes)))
                 break
         else:
             stack.pop()
@@ -226,15 +229,14 @@ def run_backward(tensor, grad, retain_graph=False):
         input_grads = node.backward(node, g)
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
-        for parent, pg in zip(node.parents, input_grads):
-            if pg is None or not parent.requires_grad:
+        for parent, child, needed, pg in zip(node.parents, node.parent_nodes, node.needs_input_grad, input_grads):
+            if pg is None or not needed:
                 continue
             if pg.shape != parent.data.shape:
                 raise RuntimeError(
                     f"{type(node).__name__}.backward returned a gradient of shape {pg.shape} "
                     f"for an input of shape {parent.data.shape}"
                 )
-            child = parent.grad_fn
             if child is None:
                 previous = leaf_grads.get(parent)
                 leaf_grads[parent] = pg if previous is None else B.add(previous, pg)

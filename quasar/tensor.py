@@ -339,6 +339,12 @@ class Tensor:
     def __ne__(self, other):
         return ops.ne(self, other)
 
+    def __getitem__(self, key):
+        return ops.getitem(self, key)
+
+    def __setitem__(self, key, value):
+        ops.setitem(self, key, value)
+
 
 autograd.Tensor = Tensor  # Function.apply wraps its outputs in this class
 
@@ -356,7 +362,10 @@ def _method(name):
 for _name in (
     "exp log sqrt abs tanh sigmoid relu sin cos neg clamp clip pow maximum minimum "
     "sum mean max min amax amin matmul reshape view transpose permute squeeze unsqueeze "
-    "flatten expand broadcast_to"
+    "flatten expand broadcast_to "
+    "gather index_select take_along_dim masked_fill masked_fill_ repeat tile flip roll tril triu "
+    "split chunk narrow logsumexp var std norm prod cumsum argmax argmin erf "
+    "add_ sub_ mul_ div_ fill_ clamp_ clip_ copy_"
 ).split():
     setattr(Tensor, _name, _method(_name))
 

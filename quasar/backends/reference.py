@@ -231,7 +231,7 @@ def matmul(a, b):
         out = out[..., 0, :]
     if b.ndim == 1:
         out = out[..., 0]
-    return np.ascontiguousarray(out)
+    return np.array(out, order="C")  # (ascontiguousarray would turn a 0-d result into 1-d)
 
 
 # ---------------------------------------------------------------- softmax family

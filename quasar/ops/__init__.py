@@ -11,3 +11,15 @@ from .reduce import amax, amin, max, mean, min, sum  # noqa: F401
 from .shape import (  # noqa: F401
     broadcast_to, cast, expand, flatten, permute, reshape, squeeze, transpose, unsqueeze, view,
 )
+from .index import (  # noqa: F401
+    embedding, gather, getitem, index_select, masked_fill, one_hot, take_along_dim,
+)
+from .join import (  # noqa: F401
+    cat, chunk, concat, flip, narrow, pad, repeat, roll, split, stack, tile, tril, triu,
+)
+from .mathops import (  # noqa: F401
+    argmax, argmin, cumsum, elu, erf, leaky_relu, logsumexp, norm, prod, softplus, std, var,
+)
+from .inplace import (  # noqa: F401
+    add_, clamp_, clip_, copy_, div_, fill_, masked_fill_, mul_, setitem, sub_,
+)

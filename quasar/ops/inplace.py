@@ -1,9 +1,51 @@
-"""In-place ops. Each bumps the tensor's version counter, so a backward that
-saved the old values notices the change and raises instead of computing a
-wrong gradient."""
+"""In-place ops: add_, sub_, mul_, div_, zero_, fill_, clamp_, copy_,
+masked_fill_ and ``t[key] = value`` (setitem), with PyTorch's safety net.
 
-from ..autograd import is_grad_enabled
-from .common import backend  # noqa: F401  (kernels for the in-place family)
+The safety net
+--------------
+* Every in-place op bumps the tensor's version counter, which its views
+  share. A node that saved the tensor for backward recorded its version; if
+  it changed, backward raises a RuntimeError naming the node and the shape
+  instead of computing a wrong gradient.
+* A leaf that requires grad can't be changed in place (its gradient would
+  describe values it no longer holds), except inside ``no_grad()``, which is
+  how optimizers update parameters.
+
+How an in-place op stays differentiable
+---------------------------------------
+When a graph must be recorded (grad mode on, and the tensor or an operand
+requires grad), ``t.op_(...)`` runs the out-of-place op on a stand-in for
+the old ``t``: a new Tensor holding a *copy* of the old values (backward may
+need them) and taking over t's old ``grad_fn``. The result is copied into
+``t.data`` in place, so views of t see it, and its node becomes
+``t.grad_fn``: later uses of t backpropagate through the op into t's
+history. Without a graph the new values are computed the same way, or
+simply written, and copied in.
+
+Limits (documented, raising a clear error or noted here):
+
+* In-place on a *view* while recording raises "not supported": the view's
+  base would not learn about the new node. Use ``no_grad()`` or an
+  out-of-place op.
+* Until autograd binds each edge to the parent's node when an op is
+  recorded (it looks ``parent.grad_fn`` up when backward runs), an op that
+  used ``t`` *before* ``t.op_()`` and saved nothing of t (so the safety net
+  stays silent, e.g. ``y = t + 1``) backpropagates through the new node.
+  Ops that need t's old values saved them, and raise instead. The strict
+  xfail in tests/test_inplace.py turns into a failure once this is fixed.
+"""
+
+import numbers
+
+import numpy as np
+
+from ..autograd import Function, is_grad_enabled
+from ..tensor import Tensor
+from .common import FLOATS, broadcast_shape, reduce_to_shape, require_float
+from .elementwise import add, clamp, div, mul, sub, where
+from .index import _mask_array, masked_fill, normalize_key
+
+TRUE = np.asarray(True)  # a condition that selects the new values everywhere
 
 
 def check_inplace(op, t):
@@ -20,8 +62,221 @@ def bump_version(t):
     return t
 
 
+def _records_graph(t, operands):
+    return is_grad_enabled() and (
+        t.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in operands)
+    )
+
+
+def _update(op, t, compute, operands=(), write=None):
+    """The one recipe of every in-place op.
+
+    compute(old) -> Tensor: the new values of t, by an out-of-place op on
+    ``old`` (t's values). write() (optional): store the new values straight
+    into ``t.data`` when no graph is recorded (a plain fill or copy).
+    """
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
+    check_inplace(op, t)
+    if type(t.data) is not np.ndarray:
+        # a 0-d result some NumPy routines return as a scalar, which can't be written:
+        # the same value as a 0-d array (nothing can be viewing a scalar's memory)
+        t.data = np.asarray(t.data)
+    if not _records_graph(t, operands):
+        if write is not None:
+            write()
+        else:
+            t.data[...] = compute(Tensor._wrap(t.data)).data
+        return bump_version(t)
+    if t._is_view:
+        raise RuntimeError(
+            f"{op}: in-place changes to a view (shape {t.shape}) are not supported while recording "
+            "gradients; use the out-of-place op, or wrap the update in `with quasar.no_grad():`"
+        )
+    old = Tensor._wrap(t.data.copy())  # t's values before the op, and its place in the graph
+    old.grad_fn, old.requires_grad = t.grad_fn, t.requires_grad
+    new = compute(old)
+    if new.dtype != t.dtype:
+        new = new.to(t.dtype)
+    t.data[...] = new.data
+    bump_version(t)
+    t.grad_fn, t.requires_grad = new.grad_fn, new.requires_grad
+    if new.grad_fn is not None and old.grad_fn is not None and old.grad_fn._retained is not None:
+        # retain_grad() follows the tensor: t.grad now describes its new values
+        new.grad_fn._retained, old.grad_fn._retained = old.grad_fn._retained, None
+    return t
+
+
+def _operand(op, t, other):
+    """Check that ``t op= other`` keeps t's shape and dtype; return other as a
+    tensor (or number) the out-of-place op accepts."""
+    if isinstance(other, np.ndarray):
+        other = Tensor._wrap(other)
+    if isinstance(other, Tensor):
+        if broadcast_shape(op, t.shape, other.shape) != t.shape:
+            raise RuntimeError(
+                f"{op}: the result would have shape {broadcast_shape(op, t.shape, other.shape)}, "
+                f"but the tensor changed in place has shape {t.shape}"
+            )
+        kind = other.dtype.kind
+    elif isinstance(other, numbers.Number) and not isinstance(other, complex):
+        kind = "f" if isinstance(other, float) else "i"
+    else:
+        raise TypeError(f"{op}: unsupported operand of type {type(other).__name__}")
+    if t.dtype not in FLOATS and (t.dtype == np.bool_ or kind == "f" or op == "div_"):
+        raise TypeError(
+            f"{op}: the result is float but the tensor changed in place has dtype {t.dtype}; "
+            "convert it with .float() first"
+        )
+    return other
+
+
+def _arithmetic(op, t, other, combine):
+    other = _operand(op, t, other)
+
+    def compute(old):
+        if old.dtype not in FLOATS:  # integer tensors compute in float64: exact up to 2**53
+            old = old.to(np.float64)
+        return combine(old, other)
+
+    return _update(op, t, compute, (other,))
+
+
+def add_(t, other, alpha=1):
+    """t += alpha * other (other broadcasts to t's shape); returns t."""
+    return _arithmetic("add_", t, other, lambda old, o: add(old, o if alpha == 1 else mul(o, alpha)))
+
+
+def sub_(t, other, alpha=1):
+    """t -= alpha * other; returns t."""
+    return _arithmetic("sub_", t, other, lambda old, o: sub(old, o if alpha == 1 else mul(o, alpha)))
+
+
+def mul_(t, other):
+    """t *= other; returns t."""
+    return _arithmetic("mul_", t, other, mul)
+
+
+def div_(t, other):
+    """t /= other (float tensors only); returns t."""
+    return _arithmetic("div_", t, other, div)
+
+
+def clamp_(t, min=None, max=None):
+    """Clip t to [min, max] in place; returns t."""
+    require_float("clamp_", t)
+    return _update("clamp_", t, lambda old: clamp(old, min, max))
+
+
+clip_ = clamp_
+
+
+def _fill_value(op, t, value):
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ValueError(f"{op}: value must be a number or a 0-d tensor, got shape {value.shape}")
+        if not value.requires_grad:
+            value = value.item()
+    elif not isinstance(value, numbers.Number):
+        raise TypeError(f"{op}: value must be a number or a 0-d tensor, got {type(value).__name__}")
+    return value
+
+
+def fill_(t, value):
+    """Set every element of t to ``value`` (a number, or a 0-d tensor); returns t."""
+    value = _fill_value("fill_", t, value)
+
+    def write():
+        t.data[...] = value.data if isinstance(value, Tensor) else value
+
+    return _update("fill_", t, lambda old: where(TRUE, value, old), (value,), write)
+
+
 def zero_(t):
     """Fill t with zeros in place; returns t."""
-    check_inplace("zero_", t)
-    t.data[...] = 0
-    return bump_version(t)
+    return fill_(t, 0)
+
+
+def copy_(t, src):
+    """Copy ``src`` (broadcast to t's shape, cast to t's dtype) into t; returns t.
+    The gradient flows to src; t's old values get none."""
+    src = Tensor._wrap(np.asarray(src)) if not isinstance(src, Tensor) else src
+    if broadcast_shape("copy_", t.shape, src.shape) != t.shape:
+        raise RuntimeError(f"copy_: source of shape {src.shape} cannot be broadcast to the tensor's shape {t.shape}")
+
+    def write():
+        t.data[...] = src.data
+
+    return _update("copy_", t, lambda old: where(TRUE, src.to(t.dtype), old), (src,), write)
+
+
+def masked_fill_(t, mask, value):
+    """Set t to ``value`` where ``mask`` (bool, broadcastable to t) is True; returns t."""
+    mask = _mask_array("masked_fill_", mask, t.shape)
+    value = _fill_value("masked_fill_", t, value)
+    return _update("masked_fill_", t, lambda old: masked_fill(old, mask, value), (value,))
+
+
+# ---------------------------------------------------------------- t[key] = value
+
+
+class IndexPut(Function):
+    """A copy of x with x[key] = value (value broadcast to the selection).
+
+    Backward: the overwritten places give x no gradient; value gets the
+    gradient of the places it was written to, summed where it was broadcast.
+    """
+
+    @staticmethod
+    def forward(ctx, x, value, key):
+        ctx.key, ctx.value_shape = key, value.shape
+        out = x.copy()
+        out[key] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        gx = gv = None
+        if ctx.needs_input_grad[0]:
+            gx = np.array(grad)  # a writable copy (grad may arrive as a NumPy scalar)
+            gx[ctx.key] = 0
+        if ctx.needs_input_grad[1]:
+            selected = np.asarray(grad[ctx.key])
+            gv = reduce_to_shape(selected, ctx.value_shape)
+        return gx, gv
+
+
+def setitem(t, key, value):
+    """``t[key] = value``: write value (a number or a tensor broadcastable to
+    ``t[key]``'s shape) into the selected elements, in place.
+
+    The key follows the rules of ``t[key]`` (see ``quasar.ops.index.getitem``)
+    and is checked before anything is written. Differentiable in t's other
+    elements and in value; with repeated indices the last write wins.
+    """
+    key, _ = normalize_key("setitem", t.shape, key)
+    selected_shape = np.broadcast_to(np.empty((), np.int8), t.shape)[key].shape
+    if isinstance(value, np.ndarray):
+        value = Tensor._wrap(value)
+    if isinstance(value, Tensor):
+        extra = value.ndim - len(selected_shape)
+        if extra > 0 and all(n == 1 for n in value.shape[:extra]):
+            value = value.reshape(value.shape[extra:])  # leading 1s, which NumPy drops too
+        if value.ndim > len(selected_shape) or any(
+            v not in (1, s) for v, s in zip(value.shape[::-1], selected_shape[::-1])
+        ):
+            raise ValueError(
+                f"setitem: a value of shape {value.shape} cannot be assigned to the selection of shape "
+                f"{selected_shape}"
+            )
+    elif not isinstance(value, numbers.Number):
+        raise TypeError(f"setitem: value must be a number or a tensor, got {type(value).__name__}")
+
+    def write():
+        t.data[key] = value.data if isinstance(value, Tensor) else value
+
+    def compute(old):
+        written = value.to(old.dtype) if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value, old.dtype))
+        return IndexPut.apply(old, written, key=key)
+
+    return _update("setitem", t, compute, (value,), write)

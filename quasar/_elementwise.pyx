@@ -1,0 +1,949 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Elementwise kernels: binary arithmetic, comparisons, ``where``, unary maps
+and the fused backward rules of the unary ops.
+
+How an elementwise kernel walks its operands
+--------------------------------------------
+The output is always a fresh C-contiguous array. The inputs may be anything
+NumPy can produce: transposed, sliced with steps (even negative), 0-d, or of
+a shape that broadcasts to the output. Four steps turn that into tight loops:
+
+1. Broadcast (``_build_layout``): align each input's shape to the output's
+   from the right and give it an *element* stride per output dimension, 0
+   where it is broadcast (a size-1 or missing dim). This is exactly what
+   ``np.broadcast_to`` does, computed here in C because it runs on every op.
+2. Coalesce: drop size-1 dims and merge neighbouring dims that every operand
+   steps through evenly (stride[d] == stride[d+1] * shape[d+1]). Two
+   C-contiguous same-shape operands collapse to one dim with stride 1, a
+   broadcast scalar to one dim with stride 0, a (64, 128) + (128,) bias add
+   to two dims.
+3. Split into blocks: the last (coalesced) dim is a "row"; a block is either
+   one CHUNK of a long row or several whole short rows. Blocks are the units
+   of ``prange(schedule='static')``; a block finds its rows' offsets with one
+   unravel and then steps an odometer, so short rows cost no divisions.
+4. Each row runs a 1-D loop specialised by stride pattern: both contiguous
+   (the loop the compiler vectorizes), one side a broadcast scalar, or general
+   strides.
+
+Why ndarrays and raw pointers here (the other kernel modules use typed
+memoryviews): a memoryview has a fixed number of dimensions, and these
+kernels accept any rank; and acquiring three memoryviews costs ~0.5 us per
+call, several times the whole kernel on a 16-element tensor, while reading
+the data pointer, shape and strides of an ndarray costs nanoseconds.
+
+The op arrives as an enum value. ``_binary_row`` and friends switch on it
+once per row, *outside* the element loop, and call a loop that Cython has
+generated for that one op (see "op tags" below): one source, one vectorized
+loop per op and dtype, no per-element dispatch.
+"""
+
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int32_t, int64_t, uint8_t
+
+from quasar._kernels cimport (
+    CHUNK, q_exp, q_log, q_sqrt, q_tanh, q_sin, q_cos, q_pow, q_fabs,
+    pick_max, pick_min,
+)
+
+cnp.import_array()
+
+
+# =================================================================== op codes
+# The runtime names of the ops (Python passes these ints).
+
+cpdef enum BinaryOp:
+    # a, b: the operands; for the backward rules a is the forward input x
+    # (or output y) and b the upstream gradient g.
+    ADD
+    SUB
+    MUL
+    DIV
+    POW
+    MAXIMUM
+    MINIMUM
+    RELU_BACKWARD           # g if x > 0 else 0
+    ABS_BACKWARD            # g * sign(x)
+    TANH_BACKWARD           # g * (1 - y*y)
+    SIGMOID_BACKWARD        # g * y * (1 - y)
+    CLAMP_BACKWARD          # g if lo <= x <= hi else 0;  p0 = lo, p1 = hi (NaN = no bound)
+    POW_SCALAR_BACKWARD     # g * (p * x**(p-1));         p0 = p, p1 = p - 1
+    SQUARE_BACKWARD         # g * (p * x), the p == 2 case; p0 = 2
+
+
+cpdef enum UnaryOp:
+    NEG
+    EXP
+    LOG
+    SQRT
+    ABS
+    TANH
+    SIGMOID
+    RELU
+    SIN
+    COS
+    CLAMP                   # p0 = lo, p1 = hi (NaN = no bound)
+    POW_SCALAR              # x ** p0
+    SQUARE                  # x * x (pow_scalar with p == 2, exact and vectorizable)
+
+
+cpdef enum CompareOp:
+    LT
+    LE
+    GT
+    GE
+    EQ
+    NE
+
+
+# =================================================================== op tags
+# The compile-time names of the same ops. Each op is also an empty struct
+# type, used only as a label: a function with a ``const BinaryTag*``
+# argument is generated once per tag (a Cython fused type), and inside it
+# ``if BinaryTag is Add`` is decided by Cython, not at run time. So every
+# generated loop contains exactly one op, and the C compiler vectorizes it
+# without having to inline or constant-fold anything. The tag pointer itself
+# is always NULL and never read.
+#
+# (Relying on the C compiler instead, with one loop taking ``int op`` and
+# inlined at constant call sites, worked for a few ops and then silently
+# stopped: gcc's inline-unit-growth limit. Fused types make it explicit.)
+
+cdef struct Add:
+    char unused
+cdef struct Sub:
+    char unused
+cdef struct Mul:
+    char unused
+cdef struct Div:
+    char unused
+cdef struct Pow:
+    char unused
+cdef struct Maximum:
+    char unused
+cdef struct Minimum:
+    char unused
+cdef struct ReluBackward:
+    char unused
+cdef struct AbsBackward:
+    char unused
+cdef struct TanhBackward:
+    char unused
+cdef struct SigmoidBackward:
+    char unused
+cdef struct ClampBackward:
+    char unused
+cdef struct PowScalarBackward:
+    char unused
+cdef struct SquareBackward:
+    char unused
+
+ctypedef fused BinaryTag:
+    Add
+    Sub
+    Mul
+    Div
+    Pow
+    Maximum
+    Minimum
+    ReluBackward
+    AbsBackward
+    TanhBackward
+    SigmoidBackward
+    ClampBackward
+    PowScalarBackward
+    SquareBackward
+
+cdef struct Neg:
+    char unused
+cdef struct Exp:
+    char unused
+cdef struct Log:
+    char unused
+cdef struct Sqrt:
+    char unused
+cdef struct Abs:
+    char unused
+cdef struct Tanh:
+    char unused
+cdef struct Sigmoid:
+    char unused
+cdef struct Relu:
+    char unused
+cdef struct Sin:
+    char unused
+cdef struct Cos:
+    char unused
+cdef struct Clamp:
+    char unused
+cdef struct PowScalar:
+    char unused
+cdef struct Square:
+    char unused
+
+ctypedef fused UnaryTag:
+    Neg
+    Exp
+    Log
+    Sqrt
+    Abs
+    Tanh
+    Sigmoid
+    Relu
+    Sin
+    Cos
+    Clamp
+    PowScalar
+    Square
+
+cdef struct Lt:
+    char unused
+cdef struct Le:
+    char unused
+cdef struct Gt:
+    char unused
+cdef struct Ge:
+    char unused
+cdef struct Eq:
+    char unused
+cdef struct Ne:
+    char unused
+
+ctypedef fused CompareTag:
+    Lt
+    Le
+    Gt
+    Ge
+    Eq
+    Ne
+
+
+# Element types a comparison accepts. bool arrays are compared as uint8
+# (NumPy stores them as bytes 0/1, and 0 < 1 matches False < True).
+ctypedef fused cmp_t:
+    float
+    double
+    int64_t
+    int32_t
+    uint8_t
+
+
+# =================================================================== element ops
+# The per-element maths, one branch per tag (only one survives in each
+# generated function). Literals are typed ``floating`` where it matters: a
+# bare ``1`` or ``0.5`` is a C double and would do float32 maths in double.
+
+cdef inline floating _sign(floating x) noexcept nogil:
+    """np.sign: -1, 0 or 1, NaN for NaN."""
+    if x > 0:
+        return 1
+    if x < 0:
+        return -1
+    if x == 0:
+        return 0
+    return x
+
+
+cdef inline bint _within(floating x, floating lo, floating hi) noexcept nogil:
+    """lo <= x <= hi, where a NaN bound means 'no bound' (the wrapper passes
+    NaN for None). ``|``/``&`` instead of or/and: no branches, so it vectorizes."""
+    return ((x >= lo) | (lo != lo)) & ((x <= hi) | (hi != hi))
+
+
+cdef inline floating _binary_op(const BinaryTag* tag, floating a, floating b,
+                                floating p0, floating p1) noexcept nogil:
+    cdef floating one = 1, zero = 0
+    if BinaryTag is Add:
+        return a + b
+    elif BinaryTag is Sub:
+        return a - b
+    elif BinaryTag is Mul:
+        return a * b
+    elif BinaryTag is Div:
+        return a / b                      # cdivision: IEEE inf/NaN, no exception
+    elif BinaryTag is Pow:
+        return q_pow(a, b)
+    elif BinaryTag is Maximum:
+        return pick_max(b, a)             # a if a > b or a is NaN, else b: np.maximum
+    elif BinaryTag is Minimum:
+        return pick_min(b, a)
+    elif BinaryTag is ReluBackward:
+        return b if a > 0 else zero
+    elif BinaryTag is AbsBackward:
+        return b * _sign(a)
+    elif BinaryTag is TanhBackward:
+        return b * (one - a * a)
+    elif BinaryTag is SigmoidBackward:
+        return b * a * (one - a)
+    elif BinaryTag is ClampBackward:
+        return b if _within(a, p0, p1) else zero
+    elif BinaryTag is PowScalarBackward:
+        return b * (p0 * q_pow(a, p1))
+    else:  # SquareBackward
+        return b * (p0 * a)
+
+
+cdef inline floating _unary_op(const UnaryTag* tag, floating x,
+                               floating p0, floating p1) noexcept nogil:
+    cdef floating e, one = 1, zero = 0
+    if UnaryTag is Neg:
+        return -x
+    elif UnaryTag is Exp:
+        return q_exp(x)
+    elif UnaryTag is Log:
+        return q_log(x)
+    elif UnaryTag is Sqrt:
+        return q_sqrt(x)
+    elif UnaryTag is Abs:
+        return q_fabs(x)
+    elif UnaryTag is Tanh:
+        return q_tanh(x)
+    elif UnaryTag is Sigmoid:
+        # exp of a non-positive number never overflows: 1/(1+e^-x) for x >= 0,
+        # e^x/(1+e^x) for x < 0 (NaN takes the second branch and stays NaN).
+        e = q_exp(-q_fabs(x))
+        return one / (one + e) if x >= 0 else e / (one + e)
+    elif UnaryTag is Relu:
+        return x if x > 0 else zero       # NaN -> 0, like np.where(x > 0, x, 0)
+    elif UnaryTag is Sin:
+        return q_sin(x)
+    elif UnaryTag is Cos:
+        return q_cos(x)
+    elif UnaryTag is Clamp:
+        # lower bound first, then upper (so hi wins if lo > hi); comparisons
+        # with a NaN bound are false, and NaN x stays NaN.
+        x = p0 if x < p0 else x
+        return p1 if x > p1 else x
+    elif UnaryTag is PowScalar:
+        return q_pow(x, p0)
+    else:  # Square
+        return x * x
+
+
+cdef inline uint8_t _compare_op(const CompareTag* tag, cmp_t a, cmp_t b) noexcept nogil:
+    if CompareTag is Lt:
+        return a < b
+    elif CompareTag is Le:
+        return a <= b
+    elif CompareTag is Gt:
+        return a > b
+    elif CompareTag is Ge:
+        return a >= b
+    elif CompareTag is Eq:
+        return a == b
+    else:  # Ne
+        return a != b
+
+
+# =================================================================== row loops
+# One row: ``n`` output elements, contiguous; each input has an element
+# stride along the row (1 = contiguous, 0 = a broadcast scalar). One
+# function per (tag, dtype); the first loop is the one that matters most.
+
+cdef void _binary_loops(const BinaryTag* tag, Py_ssize_t n,
+                        const floating* a, Py_ssize_t sa,
+                        const floating* b, Py_ssize_t sb,
+                        floating* out, floating p0, floating p1) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating a0, b0
+    if sa == 1 and sb == 1:
+        for i in range(n):
+            out[i] = _binary_op(tag, a[i], b[i], p0, p1)
+    elif sa == 0 and sb == 1:
+        a0 = a[0]
+        for i in range(n):
+            out[i] = _binary_op(tag, a0, b[i], p0, p1)
+    elif sa == 1 and sb == 0:
+        b0 = b[0]
+        for i in range(n):
+            out[i] = _binary_op(tag, a[i], b0, p0, p1)
+    else:
+        for i in range(n):
+            out[i] = _binary_op(tag, a[i * sa], b[i * sb], p0, p1)
+
+
+cdef void _binary_row(int op, Py_ssize_t n,
+                      const floating* a, Py_ssize_t sa,
+                      const floating* b, Py_ssize_t sb,
+                      floating* out, floating p0, floating p1) noexcept nogil:
+    """Run op on one row: the runtime op code picks the generated loop."""
+    if op == ADD:
+        _binary_loops(<Add*>NULL, n, a, sa, b, sb, out, p0, p1)
+    elif op == SUB:
+        _binary_loops(<Sub*>NULL, n, a, sa, b, sb, out, p0, p1)
+    elif op == MUL:
+        _binary_loops(<Mul*>NULL, n, a, sa, b, sb, out, p0, p1)
+    elif op == DIV:
+        _binary_loops(<Div*>NULL, n, a, sa, b, sb, out, p0, p1)
+    elif op == POW:
+        _binary_loops(<Pow*>NULL, n, a, sa, b, sb, out, p0, p1)
+    elif op == MAXIMUM:
+        _binary_loops(<Maximum*>NULL, n, a, sa, b, sb, out, p0, p1)
+    elif op == MINIMUM:
+        _binary_loops(<Minimum*>NULL, n, a, sa, b, sb, out, p0, p1)
+    elif op == RELU_BACKWARD:
+        _binary_loops(<ReluBackward*>NULL, n, a, sa, b, sb, out, p0, p1)
+    elif op == ABS_BACKWARD:
+        _binary_loops(<AbsBackward*>NULL, n, a, sa, b, sb, out, p0, p1)
+    elif op == TANH_BACKWARD:
+        _binary_loops(<TanhBackward*>NULL, n, a, sa, b, sb, out, p0, p1)
+    elif op == SIGMOID_BACKWARD:
+        _binary_loops(<SigmoidBackward*>NULL, n, a, sa, b, sb, out, p0, p1)
+    elif op == CLAMP_BACKWARD:
+        _binary_loops(<ClampBackward*>NULL, n, a, sa, b, sb, out, p0, p1)
+    elif op == POW_SCALAR_BACKWARD:
+        _binary_loops(<PowScalarBackward*>NULL, n, a, sa, b, sb, out, p0, p1)
+    elif op == SQUARE_BACKWARD:
+        _binary_loops(<SquareBackward*>NULL, n, a, sa, b, sb, out, p0, p1)
+
+
+cdef void _unary_loops(const UnaryTag* tag, Py_ssize_t n, const floating* x, Py_ssize_t sx,
+                       floating* out, floating p0, floating p1) noexcept nogil:
+    cdef Py_ssize_t i
+    if sx == 1:
+        for i in range(n):
+            out[i] = _unary_op(tag, x[i], p0, p1)
+    else:
+        for i in range(n):
+            out[i] = _unary_op(tag, x[i * sx], p0, p1)
+
+
+cdef void _unary_row(int op, Py_ssize_t n, const floating* x, Py_ssize_t sx,
+                     floating* out, floating p0, floating p1) noexcept nogil:
+    if op == NEG:
+        _unary_loops(<Neg*>NULL, n, x, sx, out, p0, p1)
+    elif op == EXP:
+        _unary_loops(<Exp*>NULL, n, x, sx, out, p0, p1)
+    elif op == LOG:
+        _unary_loops(<Log*>NULL, n, x, sx, out, p0, p1)
+    elif op == SQRT:
+        _unary_loops(<Sqrt*>NULL, n, x, sx, out, p0, p1)
+    elif op == ABS:
+        _unary_loops(<Abs*>NULL, n, x, sx, out, p0, p1)
+    elif op == TANH:
+        _unary_loops(<Tanh*>NULL, n, x, sx, out, p0, p1)
+    elif op == SIGMOID:
+        _unary_loops(<Sigmoid*>NULL, n, x, sx, out, p0, p1)
+    elif op == RELU:
+        _unary_loops(<Relu*>NULL, n, x, sx, out, p0, p1)
+    elif op == SIN:
+        _unary_loops(<Sin*>NULL, n, x, sx, out, p0, p1)
+    elif op == COS:
+        _unary_loops(<Cos*>NULL, n, x, sx, out, p0, p1)
+    elif op == CLAMP:
+        _unary_loops(<Clamp*>NULL, n, x, sx, out, p0, p1)
+    elif op == POW_SCALAR:
+        _unary_loops(<PowScalar*>NULL, n, x, sx, out, p0, p1)
+    elif op == SQUARE:
+        _unary_loops(<Square*>NULL, n, x, sx, out, p0, p1)
+
+
+cdef void _compare_loops(const CompareTag* tag, Py_ssize_t n,
+                         const cmp_t* a, Py_ssize_t sa,
+                         const cmp_t* b, Py_ssize_t sb,
+                         uint8_t* out) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef cmp_t a0, b0
+    if sa == 1 and sb == 1:
+        for i in range(n):
+            out[i] = _compare_op(tag, a[i], b[i])
+    elif sa == 0 and sb == 1:
+        a0 = a[0]
+        for i in range(n):
+            out[i] = _compare_op(tag, a0, b[i])
+    elif sa == 1 and sb == 0:
+        b0 = b[0]
+        for i in range(n):
+            out[i] = _compare_op(tag, a[i], b0)
+    else:
+        for i in range(n):
+            out[i] = _compare_op(tag, a[i * sa], b[i * sb])
+
+
+cdef void _compare_row(int op, Py_ssize_t n,
+                       const cmp_t* a, Py_ssize_t sa,
+                       const cmp_t* b, Py_ssize_t sb,
+                       uint8_t* out) noexcept nogil:
+    if op == LT:
+        _compare_loops(<Lt*>NULL, n, a, sa, b, sb, out)
+    elif op == LE:
+        _compare_loops(<Le*>NULL, n, a, sa, b, sb, out)
+    elif op == GT:
+        _compare_loops(<Gt*>NULL, n, a, sa, b, sb, out)
+    elif op == GE:
+        _compare_loops(<Ge*>NULL, n, a, sa, b, sb, out)
+    elif op == EQ:
+        _compare_loops(<Eq*>NULL, n, a, sa, b, sb, out)
+    else:
+        _compare_loops(<Ne*>NULL, n, a, sa, b, sb, out)
+
+
+cdef enum:
+    WHERE_BLOCK = 256       # elements whose condition is widened at a time
+
+
+cdef void _where_row(Py_ssize_t n, const uint8_t* cond, Py_ssize_t sc,
+                     const floating* a, Py_ssize_t sa,
+                     const floating* b, Py_ssize_t sb,
+                     floating* out) noexcept nogil:
+    cdef Py_ssize_t i, start, m
+    cdef floating x, y
+    cdef floating mask[WHERE_BLOCK]
+    if sc == 1 and sa == 1 and sb == 1:
+        # Contiguous: first widen a block of condition bytes to the value
+        # width, then select. (A select mixing 1-byte conditions with 8-byte
+        # values in one loop is not vectorized by gcc 12 with 256-bit vectors.)
+        start = 0
+        while start < n:
+            m = min(<Py_ssize_t>WHERE_BLOCK, n - start)
+            for i in range(m):
+                mask[i] = cond[start + i]
+            for i in range(m):
+                x = a[start + i]            # both loads unconditional: a select,
+                y = b[start + i]            # not a branch
+                out[start + i] = x if mask[i] != 0 else y
+            start += WHERE_BLOCK
+    else:
+        for i in range(n):
+            x = a[i * sa]
+            y = b[i * sb]
+            out[i] = x if cond[i * sc] else y
+
+
+# =================================================================== layout
+
+cdef enum:
+    MAX_INPUTS = 3        # where() has three
+    MAX_DIMS = 64         # NPY_MAXDIMS in NumPy 2
+
+
+cdef struct Layout:
+    # The iteration space after broadcasting and coalescing (see the module
+    # docstring). The output is C-contiguous with this shape.
+    int ndim                                   # >= 1
+    Py_ssize_t shape[MAX_DIMS]
+    Py_ssize_t strides[MAX_INPUTS][MAX_DIMS]   # element strides, 0 = broadcast
+    Py_ssize_t inner                           # shape[ndim - 1]: the row length
+    Py_ssize_t n_rows                          # product of shape[:ndim - 1]
+    Py_ssize_t rows_per_block                  # > 1 when rows are shorter than CHUNK
+    Py_ssize_t chunks_per_row                  # > 1 when rows are longer than CHUNK
+    Py_ssize_t n_blocks                        # the prange trip count
+
+
+cdef struct Cursor:
+    # Where one block is: its rows, its columns, and for the current row the
+    # element offset of column ``first_col`` in every input.
+    Py_ssize_t first_row
+    Py_ssize_t n_rows
+    Py_ssize_t first_col
+    Py_ssize_t n_cols
+    Py_ssize_t index[MAX_DIMS]                 # odometer over dims[:ndim - 1]
+    Py_ssize_t offset[MAX_INPUTS]
+
+
+cdef int _build_layout(Layout* L, cnp.ndarray out, tuple inputs) except -1:
+    """Fill L for writing ``out`` (C-contiguous) from ``inputs`` (broadcast to
+    out.shape). Raises ValueError instead of letting a kernel read out of
+    bounds when an input does not fit."""
+    cdef int nd = cnp.PyArray_NDIM(out)
+    cdef int n_inputs = len(inputs)
+    cdef cnp.npy_intp* out_shape = cnp.PyArray_DIMS(out)
+    cdef Py_ssize_t full[MAX_INPUTS][MAX_DIMS]
+    cdef Py_ssize_t size, itemsize, step, tmp
+    cdef int k, d, lead, m, lo, hi
+    cdef bint mergeable
+    cdef cnp.ndarray arr
+
+    if not cnp.PyArray_IS_C_CONTIGUOUS(out) or not cnp.PyArray_ISWRITEABLE(out):
+        raise ValueError("kernel output must be a writeable C-contiguous array")
+
+    # 1. broadcast: element strides aligned to the output's dims
+    for k in range(n_inputs):
+        arr = inputs[k]
+        if cnp.PyArray_NDIM(arr) > nd:
+            raise ValueError(f"input of shape {(<object>arr).shape} does not broadcast to {(<object>out).shape}")
+        if not cnp.PyArray_ISALIGNED(arr):
+            raise ValueError("kernel inputs must be aligned (copy the array first)")
+        itemsize = cnp.PyArray_ITEMSIZE(arr)
+        lead = nd - cnp.PyArray_NDIM(arr)
+        for d in range(nd):
+            if d < lead:
+                full[k][d] = 0
+                continue
+            size = cnp.PyArray_DIMS(arr)[d - lead]
+            step = cnp.PyArray_STRIDES(arr)[d - lead]
+            if size == out_shape[d]:
+                if step % itemsize:
+                    raise ValueError("kernel inputs must have whole-element strides")
+                full[k][d] = step // itemsize
+            elif size == 1:
+                full[k][d] = 0
+            else:
+                raise ValueError(f"input of shape {(<object>arr).shape} does not broadcast to {(<object>out).shape}")
+
+    # 2. coalesce, innermost first (collected in reverse order, then flipped)
+    m = 0
+    for d in range(nd - 1, -1, -1):
+        size = out_shape[d]
+        if size == 0:                       # empty output: nothing to do
+            L.ndim = 1
+            L.inner = L.n_rows = L.n_blocks = 0
+            L.rows_per_block = L.chunks_per_row = 1
+            return 0
+        if size == 1:
+            continue
+        mergeable = m > 0
+        for k in range(n_inputs):
+            if not mergeable:
+                break
+            mergeable = full[k][d] == L.strides[k][m - 1] * L.shape[m - 1]
+        if mergeable:
+            L.shape[m - 1] *= size          # keeps the inner dim's strides
+        else:
+            L.shape[m] = size
+            for k in range(n_inputs):
+                L.strides[k][m] = full[k][d]
+            m += 1
+    if m == 0:                              # 0-d, or all dims of size 1
+        L.shape[0] = 1
+        for k in range(n_inputs):
+            L.strides[k][0] = 0
+        m = 1
+    lo, hi = 0, m - 1
+    while lo < hi:
+        L.shape[lo], L.shape[hi] = L.shape[hi], L.shape[lo]
+        for k in range(n_inputs):
+            tmp = L.strides[k][lo]
+            L.strides[k][lo] = L.strides[k][hi]
+            L.strides[k][hi] = tmp
+        lo += 1
+        hi -= 1
+    L.ndim = m
+
+    # 3. blocks
+    L.inner = L.shape[m - 1]
+    L.n_rows = 1
+    for d in range(m - 1):
+        L.n_rows *= L.shape[d]
+    if L.inner >= CHUNK:
+        L.rows_per_block = 1
+        L.chunks_per_row = (L.inner + CHUNK - 1) // CHUNK
+        L.n_blocks = L.n_rows * L.chunks_per_row
+    else:
+        L.rows_per_block = CHUNK // L.inner
+        L.chunks_per_row = 1
+        L.n_blocks = (L.n_rows + L.rows_per_block - 1) // L.rows_per_block
+    return 0
+
+
+cdef inline void _cursor_begin(const Layout* L, Py_ssize_t block, int n_inputs,
+                               Cursor* c) noexcept nogil:
+    """Position c at the first row of ``block``: one unravel of the row
+    number over the outer dims."""
+    cdef Py_ssize_t row, rest, i
+    cdef int d, k
+    if L.chunks_per_row > 1:                # a chunk of one long row
+        row = block // L.chunks_per_row
+        c.first_col = (block - row * L.chunks_per_row) * CHUNK
+        c.n_cols = min(<Py_ssize_t>CHUNK, L.inner - c.first_col)
+        c.n_rows = 1
+    else:                                   # whole short rows
+        row = block * L.rows_per_block
+        c.first_col = 0
+        c.n_cols = L.inner
+        c.n_rows = min(L.rows_per_block, L.n_rows - row)
+    c.first_row = row
+    for k in range(n_inputs):
+        c.offset[k] = c.first_col * L.strides[k][L.ndim - 1]
+    rest = row
+    for d in range(L.ndim - 2, -1, -1):
+        i = rest % L.shape[d]
+        rest = rest // L.shape[d]
+        c.index[d] = i
+        for k in range(n_inputs):
+            c.offset[k] += i * L.strides[k][d]
+
+
+cdef inline void _cursor_next_row(const Layout* L, int n_inputs, Cursor* c) noexcept nogil:
+    """Advance c to the next row: an odometer over the outer dims (no division)."""
+    cdef int d = L.ndim - 2, k
+    while d >= 0:
+        c.index[d] += 1
+        for k in range(n_inputs):
+            c.offset[k] += L.strides[k][d]
+        if c.index[d] < L.shape[d]:
+            return
+        c.index[d] = 0                      # wrap this digit, carry to the next
+        for k in range(n_inputs):
+            c.offset[k] -= L.shape[d] * L.strides[k][d]
+        d -= 1
+
+
+# =================================================================== blocks
+# One function per kernel family: walk a block's rows and call the row loop.
+# (Kept out of the prange body so the Cursor is a private local.)
+
+cdef void _binary_block(int op, const Layout* L, Py_ssize_t block, floating* out,
+                        const floating* a, const floating* b,
+                        floating p0, floating p1) noexcept nogil:
+    cdef Cursor c
+    cdef Py_ssize_t r, last = L.ndim - 1
+    _cursor_begin(L, block, 2, &c)
+    for r in range(c.n_rows):
+        _binary_row(op, c.n_cols,
+                    a + c.offset[0], L.strides[0][last],
+                    b + c.offset[1], L.strides[1][last],
+                    out + (c.first_row + r) * L.inner + c.first_col, p0, p1)
+        _cursor_next_row(L, 2, &c)
+
+
+cdef void _unary_block(int op, const Layout* L, Py_ssize_t block, floating* out,
+                       const floating* x, floating p0, floating p1) noexcept nogil:
+    cdef Cursor c
+    cdef Py_ssize_t r, last = L.ndim - 1
+    _cursor_begin(L, block, 1, &c)
+    for r in range(c.n_rows):
+        _unary_row(op, c.n_cols, x + c.offset[0], L.strides[0][last],
+                   out + (c.first_row + r) * L.inner + c.first_col, p0, p1)
+        _cursor_next_row(L, 1, &c)
+
+
+cdef void _compare_block(int op, const Layout* L, Py_ssize_t block, uint8_t* out,
+                         const cmp_t* a, const cmp_t* b) noexcept nogil:
+    cdef Cursor c
+    cdef Py_ssize_t r, last = L.ndim - 1
+    _cursor_begin(L, block, 2, &c)
+    for r in range(c.n_rows):
+        _compare_row(op, c.n_cols,
+                     a + c.offset[0], L.strides[0][last],
+                     b + c.offset[1], L.strides[1][last],
+                     out + (c.first_row + r) * L.inner + c.first_col)
+        _cursor_next_row(L, 2, &c)
+
+
+cdef void _where_block(const Layout* L, Py_ssize_t block, floating* out,
+                       const uint8_t* cond, const floating* a, const floating* b) noexcept nogil:
+    cdef Cursor c
+    cdef Py_ssize_t r, last = L.ndim - 1
+    _cursor_begin(L, block, 3, &c)
+    for r in range(c.n_rows):
+        _where_row(c.n_cols,
+                   cond + c.offset[0], L.strides[0][last],
+                   a + c.offset[1], L.strides[1][last],
+                   b + c.offset[2], L.strides[2][last],
+                   out + (c.first_row + r) * L.inner + c.first_col)
+        _cursor_next_row(L, 3, &c)
+
+
+# The parallel loops: blocks split statically (contiguous ranges of blocks
+# per thread). With one thread there is no parallel region at all: OpenMP's
+# ``if`` clause (Cython's ``use_threads_if``) would still enter the runtime
+# and build a team of one, which costs more than a 16-element kernel.
+
+cdef void _binary_run(int op, const Layout* L, floating* out, const floating* a,
+                      const floating* b, floating p0, floating p1,
+                      int num_threads) noexcept nogil:
+    cdef Py_ssize_t block
+    if num_threads > 1:
+        for block in prange(L.n_blocks, schedule='static', num_threads=num_threads):
+            _binary_block(op, L, block, out, a, b, p0, p1)
+    else:
+        for block in range(L.n_blocks):
+            _binary_block(op, L, block, out, a, b, p0, p1)
+
+
+cdef void _unary_run(int op, const Layout* L, floating* out, const floating* x,
+                     floating p0, floating p1, int num_threads) noexcept nogil:
+    cdef Py_ssize_t block
+    if num_threads > 1:
+        for block in prange(L.n_blocks, schedule='static', num_threads=num_threads):
+            _unary_block(op, L, block, out, x, p0, p1)
+    else:
+        for block in range(L.n_blocks):
+            _unary_block(op, L, block, out, x, p0, p1)
+
+
+cdef void _compare_run(int op, const Layout* L, uint8_t* out, const cmp_t* a,
+                       const cmp_t* b, int num_threads) noexcept nogil:
+    cdef Py_ssize_t block
+    if num_threads > 1:
+        for block in prange(L.n_blocks, schedule='static', num_threads=num_threads):
+            _compare_block(op, L, block, out, a, b)
+    else:
+        for block in range(L.n_blocks):
+            _compare_block(op, L, block, out, a, b)
+
+
+cdef void _where_run(const Layout* L, floating* out, const uint8_t* cond,
+                     const floating* a, const floating* b, int num_threads) noexcept nogil:
+    cdef Py_ssize_t block
+    if num_threads > 1:
+        for block in prange(L.n_blocks, schedule='static', num_threads=num_threads):
+            _where_block(L, block, out, cond, a, b)
+    else:
+        for block in range(L.n_blocks):
+            _where_block(L, block, out, cond, a, b)
+
+
+# =================================================================== dtype checks
+
+cdef enum Kind:
+    # What the kernels can read: native-endian float32/float64/int64/int32,
+    # and 1-byte uint8/bool.
+    KIND_OTHER
+    KIND_F32
+    KIND_F64
+    KIND_I64
+    KIND_I32
+    KIND_U8
+
+
+cdef inline Kind _kind(cnp.ndarray arr) noexcept:
+    cdef Py_ssize_t size = cnp.PyArray_ITEMSIZE(arr)
+    if not cnp.PyArray_ISNOTSWAPPED(arr):
+        return KIND_OTHER
+    if cnp.PyArray_ISFLOAT(arr):
+        return KIND_F32 if size == 4 else (KIND_F64 if size == 8 else KIND_OTHER)
+    if cnp.PyArray_ISSIGNED(arr):
+        return KIND_I64 if size == 8 else (KIND_I32 if size == 4 else KIND_OTHER)
+    if cnp.PyArray_ISUNSIGNED(arr) or cnp.PyArray_ISBOOL(arr):
+        return KIND_U8 if size == 1 else KIND_OTHER
+    return KIND_OTHER
+
+
+cdef Kind _float_kind(cnp.ndarray out, tuple inputs) except KIND_OTHER:
+    """The float kind shared by out and all inputs, or TypeError."""
+    cdef Kind k = _kind(out)
+    cdef cnp.ndarray arr
+    if k != KIND_F32 and k != KIND_F64:
+        raise TypeError(f"expected float32 or float64 arrays, got {out.dtype}")
+    for arr in inputs:
+        if _kind(arr) != k:
+            raise TypeError(f"dtype mismatch: {arr.dtype} input for a {out.dtype} kernel")
+    return k
+
+
+cdef inline void* _data(cnp.ndarray arr) noexcept:
+    return cnp.PyArray_DATA(arr)
+
+
+cdef inline cnp.ndarray _array(object obj):
+    """obj itself if it is an ndarray (the usual case, no cost), else a 0-d or
+    n-d array of it (a NumPy scalar such as np.float32(2) is accepted too)."""
+    if cnp.PyArray_Check(obj):
+        return <cnp.ndarray>obj
+    return cnp.PyArray_FROM_O(obj)
+
+
+# =================================================================== entry points
+# Each validates what its loops rely on (dtypes, broadcastable shapes, a
+# contiguous output) and raises instead; then it drops the GIL and runs.
+
+def binary(int op, a_in, b_in, cnp.ndarray out not None, double p0, double p1,
+           int num_threads):
+    """out[...] = op(a, b), NumPy broadcasting.
+
+    op           IN   a BinaryOp
+    a, b         IN   float32/float64 arrays of out's dtype; any strides; shapes
+                      that broadcast to out.shape
+    out          OUT  writeable C-contiguous array of the broadcast shape
+    p0, p1       IN   op parameters (see BinaryOp), cast to the dtype; else ignored
+    num_threads  IN   OpenMP threads; 1 runs serially
+    """
+    cdef cnp.ndarray a = _array(a_in), b = _array(b_in)
+    cdef Layout L
+    cdef Kind k = _float_kind(out, (a, b))
+    _build_layout(&L, out, (a, b))
+    cdef void* po = _data(out)
+    cdef const void* pa = _data(a)
+    cdef const void* pb = _data(b)
+    with nogil:
+        if k == KIND_F32:
+            _binary_run(op, &L, <float*>po, <const float*>pa, <const float*>pb,
+                        <float>p0, <float>p1, num_threads)
+        else:
+            _binary_run(op, &L, <double*>po, <const double*>pa, <const double*>pb,
+                        p0, p1, num_threads)
+
+
+def unary(int op, x_in, cnp.ndarray out not None, double p0, double p1, int num_threads):
+    """out[...] = op(x).
+
+    op           IN   a UnaryOp
+    x            IN   float32/float64 array of out's dtype and shape, any strides
+    out          OUT  writeable C-contiguous array
+    p0, p1       IN   op parameters (see UnaryOp), cast to the dtype; else ignored
+    num_threads  IN   OpenMP threads; 1 runs serially
+    """
+    cdef cnp.ndarray x = _array(x_in)
+    cdef Layout L
+    cdef Kind k = _float_kind(out, (x,))
+    _build_layout(&L, out, (x,))
+    cdef void* po = _data(out)
+    cdef const void* px = _data(x)
+    with nogil:
+        if k == KIND_F32:
+            _unary_run(op, &L, <float*>po, <const float*>px, <float>p0, <float>p1, num_threads)
+        else:
+            _unary_run(op, &L, <double*>po, <const double*>px, p0, p1, num_threads)
+
+
+def compare(int op, a_in, b_in, cnp.ndarray out not None, int num_threads):
+    """out[...] = a <op> b, NumPy broadcasting.
+
+    op           IN   a CompareOp
+    a, b         IN   arrays of one dtype: float32, float64, int64, int32, uint8
+                      or bool; any strides; shapes that broadcast to out.shape
+    out          OUT  writeable C-contiguous bool array of the broadcast shape
+    num_threads  IN   OpenMP threads; 1 runs serially
+    """
+    cdef cnp.ndarray a = _array(a_in), b = _array(b_in)
+    cdef Layout L
+    cdef Kind k = _kind(a)
+    if (k == KIND_OTHER or _kind(b) != k
+            or cnp.PyArray_ISBOOL(a) != cnp.PyArray_ISBOOL(b)):
+        raise TypeError(f"compare: unsupported dtypes {a.dtype}, {b.dtype} "
+                        "(need one of float32, float64, int64, int32, uint8, bool)")
+    if cnp.PyArray_TYPE(out) != cnp.NPY_BOOL:
+        raise TypeError("compare: out must be a bool array")
+    _build_layout(&L, out, (a, b))
+    cdef uint8_t* po = <uint8_t*>_data(out)
+    cdef const void* pa = _data(a)
+    cdef const void* pb = _data(b)
+    with nogil:
+        if k == KIND_F32:
+            _compare_run(op, &L, po, <const float*>pa, <const float*>pb, num_threads)
+        elif k == KIND_F64:
+            _compare_run(op, &L, po, <const double*>pa, <const double*>pb, num_threads)
+        elif k == KIND_I64:
+            _compare_run(op, &L, po, <const int64_t*>pa, <const int64_t*>pb, num_threads)
+        elif k == KIND_I32:
+            _compare_run(op, &L, po, <const int32_t*>pa, <const int32_t*>pb, num_threads)
+        else:
+            _compare_run(op, &L, po, <const uint8_t*>pa, <const uint8_t*>pb, num_threads)
+
+
+def where(cond_in, a_in, b_in, cnp.ndarray out not None, int num_threads):
+    """out[...] = a if cond else b, NumPy broadcasting of all three.
+
+    cond         IN   bool array
+    a, b         IN   float32/float64 arrays of out's dtype
+    out          OUT  writeable C-contiguous array of the broadcast shape
+    num_threads  IN   OpenMP threads; 1 runs serially
+    """
+    cdef cnp.ndarray cond = _array(cond_in), a = _array(a_in), b = _array(b_in)
+    cdef Layout L
+    cdef Kind k = _float_kind(out, (a, b))
+    if cnp.PyArray_TYPE(cond) != cnp.NPY_BOOL:
+        raise TypeError(f"where: cond must be a bool array, got {cond.dtype}")
+    _build_layout(&L, out, (cond, a, b))
+    cdef void* po = _data(out)
+    cdef const uint8_t* pc = <const uint8_t*>_data(cond)
+    cdef const void* pa = _data(a)
+    cdef const void* pb = _data(b)
+    with nogil:
+        if k == KIND_F32:
+            _where_run(&L, <float*>po, pc, <const float*>pa, <const float*>pb, num_threads)
+        else:
+            _where_run(&L, <double*>po, pc, <const double*>pa, <const double*>pb, num_threads)

@@ -1,0 +1,416 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Cython kernels of the index family: scatter-adds, masked fill, running sums
+and products, arg-extrema, logsumexp and four activations.
+
+Each kernel takes C-contiguous typed memoryviews, documents every argument as
+IN or OUT, writes only its OUT argument and releases the GIL. The Python
+wrappers in ``quasar/backends/compiled_index.py`` make the inputs contiguous,
+allocate OUT, flatten shapes to the 1-, 2- or 3-axis views used here, and pick
+``num_threads``. Bounds checks are off: the op layer (``quasar/ops``) has
+validated every index before a kernel runs.
+
+Axis kernels see an array as (outer, n, inner): ``n`` is the axis being
+scanned or reduced, ``outer`` the dims before it and ``inner`` the dims after.
+They share work between threads by (outer row, block of inner columns), so no
+two threads ever write the same element.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport INFINITY, erf as c_erf, expm1, expm1f, isinf, log1p, log1pf
+from libc.stdint cimport int32_t, int64_t, uint8_t
+
+from quasar._kernels cimport q_exp, q_fabs, q_log
+
+# Any dtype a tensor may hold (bool arrives viewed as uint8): for kernels that
+# move or compare values without arithmetic.
+ctypedef fused any_value:
+    float
+    double
+    int32_t
+    int64_t
+    uint8_t
+
+cdef double TWO_OVER_SQRT_PI = 1.1283791670955126
+
+
+cdef inline floating q_expm1(floating x) noexcept nogil:
+    if floating is float:
+        return expm1f(x)
+    else:
+        return expm1(x)
+
+
+cdef inline floating q_log1p(floating x) noexcept nogil:
+    if floating is float:
+        return log1pf(x)
+    else:
+        return log1p(x)
+
+
+cdef inline Py_ssize_t column_blocks(Py_ssize_t inner, int num_threads) noexcept nogil:
+    """How many blocks of inner columns to cut, so that outer * blocks tasks keep the threads busy."""
+    if inner < num_threads:
+        return inner if inner > 0 else 1
+    return num_threads
+
+
+# Elementwise kernels (masked_fill, the activations) hand threads blocks of
+# BLOCK elements; each block is a plain loop over raw pointers that loads x[i]
+# into a local before choosing, so the compiler turns the choice into a vector
+# blend instead of a branch (random signs would mispredict half of the
+# branches and make the loop about ten times slower).
+cdef enum:
+    BLOCK = 4096
+
+
+cdef inline Py_ssize_t block_count(Py_ssize_t n) noexcept nogil:
+    return (n + BLOCK - 1) // BLOCK
+
+
+cdef inline Py_ssize_t block_length(Py_ssize_t b, Py_ssize_t n) noexcept nogil:
+    return BLOCK if (b + 1) * BLOCK <= n else n - b * BLOCK
+
+
+# ---------------------------------------------------------------- scatter-adds
+
+
+def scatter_add_flat(const floating[::1] values, const int64_t[::1] flat_index, floating[::1] out):
+    """out[flat_index[i]] += values[i] for every i.
+
+    IN  values (m,); flat_index (m,), every entry in [0, out.shape[0])
+    OUT out (size,), zeroed by the caller
+
+    Serial on purpose: repeated indices mean two threads could add into one slot.
+    """
+    cdef Py_ssize_t i, m = values.shape[0]
+    with nogil:
+        for i in range(m):
+            out[flat_index[i]] += values[i]
+
+
+def index_add(const floating[:, :, ::1] values, const int64_t[::1] index,
+              floating[:, :, ::1] out, int num_threads):
+    """out[o, index[k], j] += values[o, k, j]: whole rows added back along the middle axis.
+
+    IN  values (outer, m, inner); index (m,), every entry in [0, out.shape[1])
+    OUT out (outer, size, inner), zeroed by the caller
+
+    Each task owns one outer row and one block of inner columns and walks all
+    of ``index`` in order, so repeated indices add up without races.
+    """
+    cdef Py_ssize_t outer = values.shape[0], m = values.shape[1], inner = values.shape[2]
+    cdef Py_ssize_t blocks = column_blocks(inner, num_threads)
+    cdef Py_ssize_t width = (inner + blocks - 1) // blocks
+    cdef Py_ssize_t task, o, k, j, row, start, stop
+    for task in prange(outer * blocks, nogil=True, num_threads=num_threads, schedule="static"):
+        o = task // blocks
+        start = (task % blocks) * width
+        stop = start + width
+        if stop > inner:
+            stop = inner
+        for k in range(m):
+            row = index[k]
+            for j in range(start, stop):
+                out[o, row, j] = out[o, row, j] + values[o, k, j]
+
+
+# ---------------------------------------------------------------- selection
+
+
+cdef inline void masked_fill_block(const any_value* x, const uint8_t* mask, any_value fill, any_value* out,
+                                   Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef any_value v
+    for i in range(n):
+        v = x[i]
+        out[i] = fill if mask[i] else v
+
+
+def masked_fill(const any_value[::1] x, const uint8_t[::1] mask, const any_value[::1] value,
+                any_value[::1] out, int num_threads):
+    """out[i] = value[0] where mask[i], else x[i].
+
+    IN  x (n,), n >= 1; mask (n,), bool viewed as uint8; value (1,), x's dtype
+    OUT out (n,)
+    """
+    cdef Py_ssize_t b, n = x.shape[0]
+    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
+        masked_fill_block(&x[b * BLOCK], &mask[b * BLOCK], value[0], &out[b * BLOCK], block_length(b, n))
+
+
+def arg_extreme(const any_value[:, :, ::1] x, int64_t[:, ::1] out, bint largest, int num_threads):
+    """out[o, j] = the k of the largest (or smallest) x[o, k, j].
+
+    IN  x (outer, n, inner), n >= 1; largest: argmax if true, else argmin
+    OUT out (outer, inner)
+
+    The first of equal values wins, and a NaN beats everything (NumPy and
+    PyTorch agree on both).
+    """
+    cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t task
+    for task in prange(outer * inner, nogil=True, num_threads=num_threads, schedule="static"):
+        out[task // inner, task % inner] = arg_extreme_along(&x[task // inner, 0, task % inner], n, inner, largest)
+
+
+cdef inline int64_t arg_extreme_along(const any_value* x, Py_ssize_t n, Py_ssize_t step, bint largest) noexcept nogil:
+    """The k of the extreme x[k * step], k < n (n >= 1); the first wins, NaN first of all."""
+    cdef Py_ssize_t k, best_k = 0
+    cdef any_value best = x[0], v
+    if best != best:  # true only for NaN: a leading NaN wins at once
+        return 0
+    for k in range(1, n):
+        v = x[k * step]
+        if v != v:
+            return k
+        if (v > best) if largest else (v < best):
+            best = v
+            best_k = k
+    return best_k
+
+
+# ---------------------------------------------------------------- scans and products along one axis
+
+
+def cumsum(const floating[:, :, ::1] x, floating[:, :, ::1] out, int num_threads):
+    """out[o, k, j] = x[o, 0, j] + ... + x[o, k, j], added in order (as NumPy does).
+
+    IN  x (outer, n, inner)
+    OUT out, same shape
+    """
+    cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t blocks = column_blocks(inner, num_threads)
+    cdef Py_ssize_t width = (inner + blocks - 1) // blocks
+    cdef Py_ssize_t task, o, k, j, start, stop
+    if n == 0:
+        return
+    for task in prange(outer * blocks, nogil=True, num_threads=num_threads, schedule="static"):
+        o = task // blocks
+        start = (task % blocks) * width
+        stop = start + width
+        if stop > inner:
+            stop = inner
+        for j in range(start, stop):
+            out[o, 0, j] = x[o, 0, j]
+        for k in range(1, n):
+            for j in range(start, stop):
+                out[o, k, j] = out[o, k - 1, j] + x[o, k, j]
+
+
+def prod(const floating[:, :, ::1] x, floating[:, ::1] out, int num_threads):
+    """out[o, j] = x[o, 0, j] * ... * x[o, n-1, j] (1 when n == 0).
+
+    IN  x (outer, n, inner)
+    OUT out (outer, inner)
+    """
+    cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t blocks = column_blocks(inner, num_threads)
+    cdef Py_ssize_t width = (inner + blocks - 1) // blocks
+    cdef Py_ssize_t task, o, k, j, start, stop
+    for task in prange(outer * blocks, nogil=True, num_threads=num_threads, schedule="static"):
+        o = task // blocks
+        start = (task % blocks) * width
+        stop = start + width
+        if stop > inner:
+            stop = inner
+        for j in range(start, stop):
+            out[o, j] = 1
+        for k in range(n):
+            for j in range(start, stop):
+                out[o, j] = out[o, j] * x[o, k, j]
+
+
+def prod_backward(const floating[:, :, ::1] x, const floating[:, ::1] grad,
+                  floating[:, :, ::1] out, int num_threads):
+    """out[o, k, j] = grad[o, j] * (product of x[o, i, j] over every i != k).
+
+    IN  x (outer, n, inner); grad (outer, inner)
+    OUT out (outer, n, inner)
+
+    No division by x, so zeros are exact: a first sweep writes the product of
+    everything before k, a second sweep (from the end) multiplies in the
+    product of everything after k.
+    """
+    cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t task, o, k, j
+    cdef floating running
+    for task in prange(outer * inner, nogil=True, num_threads=num_threads, schedule="static"):
+        o = task // inner
+        j = task % inner
+        running = 1
+        for k in range(n):
+            out[o, k, j] = running
+            running = running * x[o, k, j]
+        running = grad[o, j]
+        for k in range(n - 1, -1, -1):
+            out[o, k, j] = out[o, k, j] * running
+            running = running * x[o, k, j]
+
+
+def logsumexp(const floating[:, ::1] x, floating[::1] out, int num_threads):
+    """out[r] = log(sum over k of exp(x[r, k])), shifted by the row's max so exp never overflows.
+
+    IN  x (rows, n)
+    OUT out (rows,)
+
+    An infinite max is replaced by 0: a row of -inf (or an empty row) gives
+    -inf, a row holding +inf gives +inf; a NaN gives NaN.
+    """
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r, k
+    cdef floating top
+    cdef double total
+    for r in prange(rows, nogil=True, num_threads=num_threads, schedule="static"):
+        top = -INFINITY
+        for k in range(n):
+            if x[r, k] > top:
+                top = x[r, k]
+        if isinf(top):
+            top = 0
+        total = 0
+        for k in range(n):
+            total = total + q_exp(x[r, k] - top)
+        out[r] = <floating>q_log(<floating>total) + top
+
+
+# ---------------------------------------------------------------- activations
+# IN x (n,) and, for the backward kernels, grad (n,); OUT out (n,). The
+# constants arrive as doubles and are rounded to the array's dtype first, as
+# NumPy does with a Python float, so both backends multiply the same numbers.
+
+cdef inline void leaky_relu_block(const floating* x, floating s, floating* out, Py_ssize_t n) noexcept nogil:
+    # v * factor[v > 0], not (v if v > 0 else v * s): the same numbers (v * 1 == v), but
+    # GCC keeps a product that only one side needs behind a branch (under its default
+    # -ftrapping-math it may not run it speculatively), and a two-entry table has none
+    cdef Py_ssize_t i
+    cdef floating v
+    cdef floating factor[2]
+    factor[0] = s
+    factor[1] = 1
+    for i in range(n):
+        v = x[i]
+        out[i] = v * factor[v > 0]
+
+
+cdef inline void leaky_relu_backward_block(const floating* x, const floating* g, floating s, floating* out,
+                                           Py_ssize_t n) noexcept nogil:
+    # the product is needed on both sides, so this one blends without a table
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = g[i] * (1 if x[i] > 0 else s)
+
+
+cdef inline void elu_block(const floating* x, floating a, floating* out, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating v
+    for i in range(n):
+        v = x[i]
+        out[i] = v if v > 0 else a * q_expm1(v)
+
+
+cdef inline void elu_backward_block(const floating* x, const floating* g, floating a, floating* out,
+                                    Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating v
+    for i in range(n):
+        v = x[i]
+        out[i] = g[i] if v > 0 else g[i] * (a * q_exp(v))
+
+
+cdef inline void softplus_block(const floating* x, floating b, floating t, floating* out, Py_ssize_t n) noexcept nogil:
+    # (max(bx, 0) + log1p(exp(-|bx|))) / beta: exp never sees a positive argument
+    cdef Py_ssize_t i
+    cdef floating v, bx
+    for i in range(n):
+        v = x[i]
+        bx = v * b
+        out[i] = v if bx > t else ((bx if bx > 0 else 0) + q_log1p(q_exp(-q_fabs(bx)))) / b
+
+
+cdef inline void softplus_backward_block(const floating* x, const floating* g, floating b, floating t,
+                                         floating* out, Py_ssize_t n) noexcept nogil:
+    # sigmoid(bx) from e = exp(-|bx|) <= 1: no overflow on either side
+    cdef Py_ssize_t i
+    cdef floating bx, e
+    for i in range(n):
+        bx = x[i] * b
+        e = q_exp(-q_fabs(bx))
+        out[i] = g[i] if bx > t else g[i] * ((1 / (1 + e)) if bx >= 0 else (e / (1 + e)))
+
+
+cdef inline void erf_block(const floating* x, floating* out, Py_ssize_t n) noexcept nogil:
+    # computed in double for both dtypes, so float32 is correctly rounded
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = <floating>c_erf(x[i])
+
+
+cdef inline void erf_backward_block(const floating* x, const floating* g, floating c, floating* out,
+                                    Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating v
+    for i in range(n):
+        v = x[i]
+        out[i] = g[i] * (c * q_exp(-(v * v)))
+
+
+def leaky_relu(const floating[::1] x, double slope, floating[::1] out, int num_threads):
+    """out = x where x > 0, else slope * x. (n >= 1: the wrapper skips empty arrays.)"""
+    cdef Py_ssize_t b, n = x.shape[0]
+    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
+        leaky_relu_block(&x[b * BLOCK], <floating>slope, &out[b * BLOCK], block_length(b, n))
+
+
+def leaky_relu_backward(const floating[::1] x, const floating[::1] grad, double slope,
+                        floating[::1] out, int num_threads):
+    """out = grad where x > 0, else slope * grad."""
+    cdef Py_ssize_t b, n = x.shape[0]
+    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
+        leaky_relu_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>slope, &out[b * BLOCK],
+                                  block_length(b, n))
+
+
+def elu(const floating[::1] x, double alpha, floating[::1] out, int num_threads):
+    """out = x where x > 0, else alpha * (exp(x) - 1), with expm1 for accuracy near 0."""
+    cdef Py_ssize_t b, n = x.shape[0]
+    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
+        elu_block(&x[b * BLOCK], <floating>alpha, &out[b * BLOCK], block_length(b, n))
+
+
+def elu_backward(const floating[::1] x, const floating[::1] grad, double alpha,
+                 floating[::1] out, int num_threads):
+    """out = grad where x > 0, else grad * alpha * exp(x)."""
+    cdef Py_ssize_t b, n = x.shape[0]
+    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
+        elu_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>alpha, &out[b * BLOCK], block_length(b, n))
+
+
+def softplus(const floating[::1] x, double beta, double threshold, floating[::1] out, int num_threads):
+    """out = log(1 + exp(beta x)) / beta, or x where beta x > threshold; never overflows."""
+    cdef Py_ssize_t b, n = x.shape[0]
+    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
+        softplus_block(&x[b * BLOCK], <floating>beta, <floating>threshold, &out[b * BLOCK], block_length(b, n))
+
+
+def softplus_backward(const floating[::1] x, const floating[::1] grad, double beta, double threshold,
+                      floating[::1] out, int num_threads):
+    """out = grad * sigmoid(beta x), or grad where beta x > threshold."""
+    cdef Py_ssize_t b, n = x.shape[0]
+    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
+        softplus_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>beta, <floating>threshold,
+                                &out[b * BLOCK], block_length(b, n))
+
+
+def erf(const floating[::1] x, floating[::1] out, int num_threads):
+    """out = erf(x), the C library's."""
+    cdef Py_ssize_t b, n = x.shape[0]
+    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
+        erf_block(&x[b * BLOCK], &out[b * BLOCK], block_length(b, n))
+
+
+def erf_backward(const floating[::1] x, const floating[::1] grad, floating[::1] out, int num_threads):
+    """out = grad * 2/sqrt(pi) * exp(-x^2)."""
+    cdef Py_ssize_t b, n = x.shape[0]
+    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
+        erf_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>TWO_OVER_SQRT_PI, &out[b * BLOCK],
+                           block_length(b, n))

@@ -1,0 +1,228 @@
+"""How many threads the compiled kernels use.
+
+Every kernel call asks ``threads_for(n_elements)``: below the parallel
+threshold it runs serially (a parallel region costs a few microseconds, more
+than a small op), above it uses ``min(max_workers, omp_get_max_threads())``.
+``omp_get_max_threads()`` is read at every call, so ``OMP_NUM_THREADS`` and
+``threadpoolctl.threadpool_limits(1, user_api="openmp")`` are respected.
+
+The settings are *per Python thread*: ``set_num_threads`` and
+``init_parallel_autograd`` set the process-wide defaults and the calling
+thread's settings; a thread that has not touched them starts from the
+process-wide defaults; ``with config(...)`` changes only the calling thread,
+for the block.
+
+This module imports even when the extension is not built: then
+``openmp_enabled()`` is False and ``threads_for`` always returns 1.
+"""
+
+import contextlib
+import dataclasses
+import os
+import threading
+
+# Idle OpenMP workers should sleep, not spin. libgomp's default lets them
+# busy-wait for a while after every parallel region, which is only harmless
+# when nothing else wants the cores. Here something always does: the Python
+# code between two kernels, NumPy's BLAS threads (matmul), other processes.
+# Measured on a 2-core machine, a training-like step (matmul + add + exp +
+# sum on ~1e5 elements) took 1.5 ms serially, 72 ms on 2 spinning threads and
+# 1.4 ms on 2 sleeping ones. Sleeping costs ~4 us more per parallel region
+# (a futex wake-up), which the parallel threshold below accounts for.
+# libgomp reads this when it is loaded (by our extension, just below), so it
+# must be set first; a value the user set is left alone.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+try:
+    from . import _omp
+except ImportError:  # the extension is not built: everything runs serially
+    _omp = None
+
+__all__ = [
+    "DEFAULT_PARALLEL_THRESHOLD", "ParallelConfig", "config", "get_num_threads",
+    "init_parallel_autograd", "openmp_enabled", "set_num_threads", "show_config",
+    "threads_for",
+]
+
+# Below this many elements a kernel runs on one thread.
+#
+# Measured with ``python benchmarks/crossover.py`` on the development machine
+# (2 cores, AVX-512, -march=native build): the smallest size at which 2
+# threads beat 1 thread was ~32k elements for exp (an expensive op), ~64k for
+# sum and ~128k-256k for add (memory-bound, gains little from a second core
+# while in cache). Forking a team costs ~2-5 us, so an op must take ~10 us
+# serially before splitting pays; 32768 sits at the cheapest op's break-even
+# and under the expensive ops' so no op gets slower by more than a few us.
+DEFAULT_PARALLEL_THRESHOLD = 32768
+
+_UNSET = object()
+
+
+def _check_workers(max_workers):
+    if max_workers is None:
+        return None
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int):
+        raise ValueError(f"max_workers must be an int >= 1 or None, got {max_workers!r}")
+    if max_workers < 1:
+        raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+    return max_workers
+
+
+def _check_threshold(threshold):
+    if isinstance(threshold, bool) or not isinstance(threshold, int):
+        raise ValueError(f"parallel_threshold must be an int >= 0, got {threshold!r}")
+    if threshold < 0:
+        raise ValueError(f"parallel_threshold must be >= 0, got {threshold}")
+    return threshold
+
+
+@dataclasses.dataclass(frozen=True)
+class ParallelConfig:
+    """Thread settings.
+
+    max_workers         most threads one kernel may use; None = all that
+                        OpenMP offers (omp_get_max_threads()).
+    parallel_threshold  kernels on fewer elements than this run serially;
+                        0 or 1 parallelises everything (used by the tests).
+    """
+
+    max_workers: "int | None" = None
+    parallel_threshold: int = DEFAULT_PARALLEL_THRESHOLD
+
+    def __post_init__(self):
+        _check_workers(self.max_workers)
+        _check_threshold(self.parallel_threshold)
+
+
+# Process-wide defaults: what a thread starts from.
+_defaults = ParallelConfig()
+
+
+class _ThreadSettings(threading.local):
+    """The calling thread's settings; __init__ runs once per thread, on first use."""
+
+    def __init__(self):
+        self.max_workers = _defaults.max_workers
+        self.threshold = _defaults.parallel_threshold
+
+
+_settings = _ThreadSettings()
+_max_threads = _omp.max_threads if _omp is not None else None
+
+
+def threads_for(n_elements):
+    """Threads for a kernel over ``n_elements`` elements (>= 1). Runs on every
+    op, so it is kept to a few attribute reads."""
+    settings = _settings
+    if n_elements < settings.threshold or _max_threads is None:
+        return 1
+    available = _max_threads()
+    workers = settings.max_workers
+    if workers is None or workers > available:
+        return available
+    return workers
+
+
+def set_num_threads(n):
+    """Use at most ``n`` threads per kernel: the process default and this thread."""
+    global _defaults
+    if n is None or _check_workers(n) is None:
+        raise ValueError(f"set_num_threads needs an int >= 1, got {n!r}")
+    _defaults = dataclasses.replace(_defaults, max_workers=n)
+    _settings.max_workers = n
+
+
+def get_num_threads():
+    """Threads a large kernel would use now, in this thread."""
+    return threads_for(max(_settings.threshold, 1))
+
+
+def init_parallel_autograd(config=None):
+    """Install ``config`` (a ParallelConfig; None = the defaults) as the
+    process-wide defaults and as this thread's settings."""
+    global _defaults
+    if config is None:
+        config = ParallelConfig()
+    if not isinstance(config, ParallelConfig):
+        raise TypeError(f"init_parallel_autograd needs a ParallelConfig, got {type(config).__name__}")
+    _defaults = config
+    _settings.max_workers = config.max_workers
+    _settings.threshold = config.parallel_threshold
+
+
+def current_config():
+    """This thread's settings, as a ParallelConfig."""
+    return ParallelConfig(_settings.max_workers, _settings.threshold)
+
+
+@contextlib.contextmanager
+def config(max_workers=_UNSET, parallel_threshold=_UNSET):
+    """``with config(max_workers=2, parallel_threshold=1):`` changes this
+    thread's settings for the block (arguments left out stay as they are;
+    ``max_workers=None`` means all threads). Yields the ParallelConfig in force."""
+    saved = current_config()
+    new = ParallelConfig(
+        saved.max_workers if max_workers is _UNSET else max_workers,
+        saved.parallel_threshold if parallel_threshold is _UNSET else parallel_threshold,
+    )
+    _settings.max_workers, _settings.threshold = new.max_workers, new.parallel_threshold
+    try:
+        yield new
+    finally:
+        _settings.max_workers, _settings.threshold = saved.max_workers, saved.parallel_threshold
+
+
+def openmp_enabled():
+    """True if the compiled kernels were built with OpenMP."""
+    return _omp is not None and bool(_omp.openmp_enabled())
+
+
+def _build_info():
+    try:
+        from . import _build_info as info
+    except ImportError:
+        return None
+    return info
+
+
+def show_config(file=None):
+    """Print how quasar was built and how it will run in this thread."""
+    from . import backends  # late: backends imports the compiled module, which imports us
+
+    info = _build_info()
+    lines = ["quasar configuration"]
+    lines.append(f"  backend (this thread): {backends.get_backend()}")
+    if _omp is None:
+        lines.append("  compiled kernels:      NOT BUILT (reference backend only)")
+    else:
+        lines.append(f"  compiled kernels:      {_omp.__file__}")
+    if info is not None:
+        lines.append(f"  compiler:              {info.COMPILER}")
+        lines.append(f"  compile flags:         {' '.join(info.COMPILE_ARGS)}")
+        lines.append(f"  link flags:            {' '.join(info.LINK_ARGS) or '(none)'}")
+        lines.append(f"  -march=native:         {'yes' if info.NATIVE else 'no (portable)'}")
+        lines.append(f"  built with:            numpy {info.NUMPY}, Cython {info.CYTHON}")
+    else:
+        lines.append("  build flags:           unknown (quasar/_build_info.py missing)")
+    lines.append(f"  OpenMP:                {'enabled' if openmp_enabled() else 'disabled (serial kernels)'}")
+    lines.append(f"  OMP_WAIT_POLICY:       {os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
+    if _omp is not None:
+        lines.append(f"  omp_get_max_threads(): {_omp.max_threads()}  (processors: {_omp.num_procs()})")
+    settings = current_config()
+    workers = "all" if settings.max_workers is None else settings.max_workers
+    lines.append(f"  max_workers:           {workers}  -> large kernels use {get_num_threads()} thread(s)")
+    lines.append(f"  parallel_threshold:    {settings.parallel_threshold} elements")
+    try:
+        import threadpoolctl
+    except ImportError:
+        lines.append("  thread pools:          (install threadpoolctl to list them)")
+    else:
+        for pool in threadpoolctl.threadpool_info():
+            kind = pool.get("internal_api", "?")
+            version = pool.get("version") or ""
+            lines.append(
+                f"  {pool.get('user_api', '?'):<6} pool:           {kind} {version} "
+                f"({pool.get('num_threads')} threads) {pool.get('filepath', '')}"
+            )
+    print("\n".join(lines), file=file)

@@ -1,0 +1,150 @@
+"""Build the Cython kernels of quasar.
+
+    QUASAR_NATIVE=1 python setup.py build_ext --inplace     # tuned for this CPU
+    pip install -e . --no-build-isolation                    # portable baseline
+
+Compile flags, and why:
+
+* ``-O3``: vectorization and the loop unswitching/inlining the kernels rely on.
+* ``-fopenmp`` (compile and link): the ``prange`` loops. If the compiler
+  cannot build an OpenMP program we build serial kernels and warn.
+* ``-ffp-contract=off``: no silent fused multiply-adds, so every ``a*b + c``
+  is rounded twice exactly as the NumPy reference computes it; the compiled
+  and reference backends then agree to the bit on plain arithmetic, and a
+  ``-march=native`` build gives the same numbers as a portable one.
+* ``-fno-math-errno``: libm never has to set ``errno``, which lets ``sqrt``
+  become one vector instruction. It changes no result (unlike -ffast-math,
+  which we never use: it would reorder sums and break the NaN handling).
+* ``-march=native`` only when ``QUASAR_NATIVE=1`` (AVX-512/AVX2 for this
+  machine; the binary then needs this CPU). Otherwise the compiler default.
+
+The flags actually used are written to ``quasar/_build_info.py`` (not
+tracked by git) so that ``quasar.parallel.show_config()`` can print them.
+"""
+
+import glob
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import textwrap
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+# Every quasar/*.pyx is one extension module (quasar._elementwise, ...).
+KERNEL_MODULES = sorted(
+    os.path.splitext(os.path.basename(path))[0]
+    for path in glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "quasar", "*.pyx"))
+)
+
+BASE_COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-fno-math-errno"]
+OPENMP_FLAG = "-fopenmp"
+
+
+def native_requested():
+    return os.environ.get("QUASAR_NATIVE", "").strip() in ("1", "true", "yes", "on")
+
+
+def compiler_supports_openmp(compiler):
+    """Compile and link a tiny OpenMP program with the compiler build_ext uses."""
+    source = textwrap.dedent(
+        """
+        #include <omp.h>
+        int main(void) {
+            int n = 0;
+            #pragma omp parallel reduction(+:n)
+            n += 1;
+            return n > 0 ? 0 : 1;
+        }
+        """
+    )
+    tmp = tempfile.mkdtemp(prefix="quasar-openmp-")
+    try:
+        path = os.path.join(tmp, "check_openmp.c")
+        with open(path, "w") as handle:
+            handle.write(source)
+        objects = compiler.compile([path], output_dir=tmp, extra_postargs=[OPENMP_FLAG])
+        compiler.link_executable(objects, "check_openmp", output_dir=tmp,
+                                 extra_postargs=[OPENMP_FLAG])
+        return True
+    except Exception:  # any compile or link error means: no usable OpenMP
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class BuildKernels(build_ext):
+    """build_ext that decides the OpenMP and -march flags, then records them."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:  # compile the modules concurrently
+            self.parallel = os.cpu_count() or 1
+
+    def build_extensions(self):
+        compile_args = list(BASE_COMPILE_ARGS)
+        link_args = []
+        if native_requested():
+            compile_args.append("-march=native")
+        openmp = compiler_supports_openmp(self.compiler)
+        if openmp:
+            compile_args.append(OPENMP_FLAG)
+            link_args.append(OPENMP_FLAG)
+        else:
+            print(
+                "\n" + "*" * 72 + "\n"
+                "WARNING: the C compiler cannot build OpenMP programs; quasar's\n"
+                "kernels are built SERIAL (correct, but single-threaded).\n"
+                "Install an OpenMP-capable compiler (e.g. gcc, or clang + libomp).\n"
+                + "*" * 72 + "\n",
+                file=sys.stderr,
+            )
+        for ext in self.extensions:
+            ext.extra_compile_args = compile_args
+            ext.extra_link_args = link_args
+        self.write_build_info(compile_args, link_args, openmp)
+        super().build_extensions()
+
+    def write_build_info(self, compile_args, link_args, openmp):
+        compiler = getattr(self.compiler, "compiler", None) or ["unknown"]
+        info = {
+            "compiler": " ".join(compiler),
+            "compile_args": compile_args,
+            "link_args": link_args,
+            "openmp": openmp,
+            "native": native_requested(),
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "cython": __import__("Cython").__version__,
+        }
+        lines = ['"""Written by setup.py at build time (not tracked by git)."""', ""]
+        lines += [f"{key.upper()} = {value!r}" for key, value in info.items()]
+        here = os.path.dirname(os.path.abspath(__file__))
+        targets = [os.path.join(here, "quasar", "_build_info.py")]
+        if not self.inplace:  # also ship it inside the built package
+            targets.append(os.path.join(self.build_lib, "quasar", "_build_info.py"))
+        for target in targets:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "w") as handle:
+                handle.write("\n".join(lines) + "\n")
+
+
+extensions = [
+    Extension(
+        f"quasar.{module}",
+        [f"quasar/{module}.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    for module in KERNEL_MODULES
+]
+
+setup(
+    ext_modules=cythonize(extensions, nthreads=os.cpu_count() or 1),
+    cmdclass={"build_ext": BuildKernels},
+)
