@@ -105,6 +105,7 @@ OPS = [
     dict(name="log_softmax dim 1", fn=lambda x: F.log_softmax(x, dim=1), cases=along_cases()[2:4]),
     # ------------------------------------------------------------ activations and dropout
     dict(name="gelu", fn=F.gelu, cases=unary_cases()),
+    dict(name="gelu tanh", fn=lambda x: F.gelu(x, approximate="tanh"), cases=unary_cases()),
     dict(name="GELU module", fn=lambda x: qs.nn.GELU()(x), cases=[case(normal((3, 4)))]),
     dict(name="dropout", fn=lambda x: dropout_fixed_mask(x, 0.3), cases=unary_cases()),
     dict(name="dropout p=1", fn=lambda x: dropout_fixed_mask(x, 1.0), cases=[case(normal((3, 4)))]),

@@ -119,7 +119,7 @@ def test_train_and_eval_reach_every_module():
 
 
 def test_repr_is_nested_and_readable():
-    model = nn.Sequential(nn.Linear(3, 4), nn.Sequential(nn.GELU(), nn.Dropout(0.25)), nn.LayerNorm(4),
+    model = nn.Sequential(nn.Linear(3, 4), nn.Sequential(nn.GELU("tanh"), nn.Dropout(0.25)), nn.LayerNorm(4),
                           nn.Linear(4, 2, bias=False))
     assert repr(model) == (
         "Sequential(\n"
@@ -281,26 +281,28 @@ def test_mlp_is_micrograds(rng):
         (nn.ReLU(), lambda x: np.maximum(x, 0)),
         (nn.Tanh(), np.tanh),
         (nn.Sigmoid(), lambda x: 1 / (1 + np.exp(-x))),
-        (nn.GELU(), lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))),
+        (nn.GELU("tanh"), lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))),
+        (nn.GELU(), lambda x: 0.5 * x * (1 + np.array([math.erf(v / math.sqrt(2)) for v in x.ravel()]).reshape(x.shape))),
     ],
-    ids=["relu", "tanh", "sigmoid", "gelu"],
+    ids=["relu", "tanh", "sigmoid", "gelu-tanh", "gelu-erf"],
 )
 def test_activation_modules(module, reference, rng):
     x = rng.standard_normal((3, 7)) * 3
     np.testing.assert_allclose(module(f64(x)).data, reference(x), rtol=1e-12, atol=1e-15)
 
 
-def test_gelu_is_close_to_the_exact_erf_form(rng):
+def test_gelu_tanh_approximation_is_close_to_the_exact_form(rng):
     x = np.linspace(-6, 6, 241)
     exact = 0.5 * x * (1 + np.array([math.erf(v / math.sqrt(2)) for v in x]))
-    assert np.abs(F.gelu(f64(x)).data - exact).max() < 1e-3
+    np.testing.assert_allclose(F.gelu(f64(x)).data, exact, rtol=1e-12, atol=1e-14)
+    assert np.abs(F.gelu(f64(x), approximate="tanh").data - exact).max() < 1e-3
 
 
-def test_gelu_names_the_missing_exact_form():
-    with pytest.raises(ValueError, match="approximate='tanh'"):
-        F.gelu(qs.ones(2), approximate="none")
-    with pytest.raises(ValueError, match="approximate='tanh'"):
-        nn.GELU(approximate="none")
+def test_gelu_rejects_unknown_forms():
+    with pytest.raises(ValueError, match="'none' or 'tanh'"):
+        F.gelu(qs.ones(2), approximate="exact")
+    with pytest.raises(ValueError, match="'none' or 'tanh'"):
+        nn.GELU(approximate="erf")
 
 
 def test_dropout_drops_and_rescales_in_training_only():
@@ -526,3 +528,18 @@ def test_training_is_the_same_on_both_backends(optimizer_name):
     compiled = _train_losses("compiled", optimizer_name)
     assert reference[-1] < reference[0]  # it did learn something
     np.testing.assert_allclose(compiled, reference, rtol=1e-10, atol=0)
+
+
+def test_embedding_module_looks_up_rows_and_skips_padding():
+    qs.manual_seed(3)
+    table = nn.Embedding(5, 3, padding_idx=0)
+    assert repr(table) == "Embedding(5, 3, padding_idx=0)"
+    np.testing.assert_array_equal(table.weight.data[0], 0)
+    index = qs.tensor([[1, 0], [4, 1]])
+    out = table(index)
+    assert out.shape == (2, 2, 3)
+    np.testing.assert_array_equal(out.data[1, 0], table.weight.data[4])
+    out.sum().backward()
+    np.testing.assert_array_equal(table.weight.grad.data[:, 0], [0, 2, 0, 0, 1])
+    with pytest.raises(IndexError, match="embedding"):
+        table(qs.tensor([5]))

@@ -6,7 +6,7 @@
 
 from . import functional  # noqa: F401
 from .layers import (  # noqa: F401
-    GELU, MLP, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, LayerNorm, Linear, MSELoss, NLLLoss, ReLU,
+    GELU, MLP, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, LayerNorm, Linear, MSELoss, NLLLoss, ReLU,
     Sequential, Sigmoid, Tanh,
 )
 from .module import Module, Parameter  # noqa: F401

@@ -48,6 +48,31 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+class Embedding(Module):
+    """A lookup table: integer indices (any shape) -> rows of ``weight``
+    (num_embeddings, embedding_dim), drawn from N(0, 1) as in PyTorch.
+    ``padding_idx``'s row starts at zero and gets no gradient."""
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None):
+        super().__init__()
+        for name, n in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"Embedding: {name} must be a positive int, got {n!r}")
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.padding_idx = padding_idx
+        table = creation.generator().standard_normal((num_embeddings, embedding_dim)).astype(_float_dtype(dtype))
+        if padding_idx is not None:
+            table[padding_idx] = 0
+        self.weight = Parameter(table)
+
+    def forward(self, index):
+        return F.embedding(index, self.weight, padding_idx=self.padding_idx)
+
+    def extra_repr(self):
+        extra = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}{extra}"
+
+
 class Sequential(Module):
     """Modules applied one after another; ``model[0]`` is the first, named "0"."""
 
@@ -112,12 +137,12 @@ class Sigmoid(Module):
 
 
 class GELU(Module):
-    """GELU, tanh approximation (the only form quasar has; see ``F.gelu``)."""
+    """GELU: x * Phi(x); ``approximate='tanh'`` for the tanh approximation."""
 
-    def __init__(self, approximate="tanh"):
+    def __init__(self, approximate="none"):
         super().__init__()
-        if approximate != "tanh":
-            raise ValueError(f"GELU: approximate={approximate!r} is not available; use approximate='tanh'")
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x):

@@ -23,3 +23,4 @@ from .mathops import (  # noqa: F401
 from .inplace import (  # noqa: F401
     add_, clamp_, clip_, copy_, div_, fill_, masked_fill_, mul_, setitem, sub_,
 )
+from .loss import log_softmax, softmax  # noqa: F401

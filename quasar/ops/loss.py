@@ -307,19 +307,34 @@ class GeluTanh(Function):
         return B.add(direct, B.mul(through_tanh, d_inner))
 
 
-def gelu(x, approximate="tanh"):
-    """GELU activation, tanh approximation (GPT-2's; within 1e-3 of the exact erf form).
+class GeluErf(Function):
+    """GELU, exact: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))."""
 
-    quasar has no erf kernel, so ``approximate='tanh'`` is the only form and the
-    default (PyTorch's default is the exact 'none').
-    """
-    if approximate != "tanh":
-        raise ValueError(
-            f"gelu: approximate={approximate!r} is not available; quasar implements only the tanh "
-            "approximation (approximate='tanh')"
-        )
+    @staticmethod
+    def forward(ctx, x):
+        B = backend()
+        half, one, inv_sqrt2 = (_const(v, x.dtype) for v in (0.5, 1, 1 / math.sqrt(2)))
+        cdf = B.mul(half, B.add(one, B.erf(B.mul(x, inv_sqrt2))))  # Phi(x)
+        ctx.save_for_backward(x, cdf)
+        return B.mul(x, cdf)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, cdf = ctx.saved_tensors
+        B = backend()
+        minus_half, inv_sqrt_2pi = _const(-0.5, x.dtype), _const(1 / math.sqrt(2 * math.pi), x.dtype)
+        # d/dx x Phi(x) = Phi(x) + x phi(x),  phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+        pdf = B.mul(inv_sqrt_2pi, B.exp(B.mul(minus_half, B.mul(x, x))))
+        return B.mul(grad, B.add(cdf, B.mul(x, pdf)))
+
+
+def gelu(x, approximate="none"):
+    """GELU activation: x * Phi(x). ``approximate='none'`` (the default, as in
+    PyTorch) uses erf; ``'tanh'`` is GPT-2's tanh approximation."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     _float_input("gelu", x)
-    return GeluTanh.apply(x)
+    return GeluErf.apply(x) if approximate == "none" else GeluTanh.apply(x)
 
 
 class Dropout(Function):
