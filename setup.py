@@ -10,13 +10,17 @@ Compile flags, and why:
   cannot build an OpenMP program we build serial kernels and warn.
 * ``-ffp-contract=off``: no silent fused multiply-adds, so every ``a*b + c``
   is rounded twice exactly as the NumPy reference computes it; the compiled
-  and reference backends then agree to the bit on plain arithmetic, and a
-  ``-march=native`` build gives the same numbers as a portable one.
+  and reference backends then agree to the bit on plain arithmetic, and so
+  do a ``-march=native`` and a portable build (libm functions may differ in
+  the last bit or two between builds: they use different vector variants).
 * ``-fno-math-errno``: libm never has to set ``errno``, which lets ``sqrt``
   become one vector instruction. It changes no result (unlike -ffast-math,
   which we never use: it would reorder sums and break the NaN handling).
 * ``-march=native`` only when ``QUASAR_NATIVE=1`` (AVX-512/AVX2 for this
   machine; the binary then needs this CPU). Otherwise the compiler default.
+* glibc's vector math library (``-lmvec``, see quasar/_libmvec.h) when a
+  test program links with it, so loops over exp/log/tanh/... vectorize.
+  ``QUASAR_LIBMVEC=0`` turns it off (scalar libm calls, bit-for-bit libm).
 
 The flags actually used are written to ``quasar/_build_info.py`` (not
 tracked by git) so that ``quasar.parallel.show_config()`` can print them.
@@ -34,19 +38,70 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import CompileError, LinkError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Every quasar/*.pyx is one extension module (quasar._elementwise, ...).
 KERNEL_MODULES = sorted(
     os.path.splitext(os.path.basename(path))[0]
-    for path in glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "quasar", "*.pyx"))
+    for path in glob.glob(os.path.join(HERE, "quasar", "*.pyx"))
 )
 
 BASE_COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-fno-math-errno"]
 OPENMP_FLAG = "-fopenmp"
 
 
+def read_text(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
 def native_requested():
     return os.environ.get("QUASAR_NATIVE", "").strip() in ("1", "true", "yes", "on")
+
+
+def libmvec_links(compiler, compile_args):
+    """Compile and link a program whose loops call every function that
+    quasar/_libmvec.h declares for glibc's vector math library."""
+    source = textwrap.dedent(
+        """
+        #include "_libmvec.h"
+        float xf[64], yf[64];
+        double xd[64], yd[64];
+        /* one loop per function, so each is vectorized and its vector
+           variant must be found by the linker */
+        #define LOOP(y, f, x) for (int i = 0; i < 64; i++) y[i] = f(x[i]);
+        int main(void) {
+            LOOP(yf, expf, xf) LOOP(yf, logf, xf) LOOP(yf, sinf, xf)
+            LOOP(yf, cosf, xf) LOOP(yf, tanhf, xf)
+            LOOP(yd, exp, xd) LOOP(yd, log, xd) LOOP(yd, sin, xd)
+            LOOP(yd, cos, xd) LOOP(yd, tanh, xd)
+            for (int i = 0; i < 64; i++) yf[i] = powf(xf[i], yf[i]);
+            for (int i = 0; i < 64; i++) yd[i] = pow(xd[i], yd[i]);
+            return (int)(yf[3] + yd[5]);
+        }
+        """
+    )
+    tmp = tempfile.mkdtemp(prefix="quasar-libmvec-")
+    try:
+        path = os.path.join(tmp, "check_libmvec.c")
+        with open(path, "w") as handle:
+            handle.write(source)
+        objects = compiler.compile(
+            [path], output_dir=tmp, include_dirs=[os.path.join(HERE, "quasar")],
+            macros=[("QUASAR_LIBMVEC", "1")], extra_postargs=compile_args,
+        )
+        compiler.link_executable(objects, "check_libmvec", output_dir=tmp,
+                                 libraries=["mvec", "m"])
+        return True
+    except (CompileError, LinkError):  # not glibc, not x86-64, old glibc, clang: scalar libm
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def compiler_supports_openmp(compiler):
@@ -71,7 +126,7 @@ def compiler_supports_openmp(compiler):
         compiler.link_executable(objects, "check_openmp", output_dir=tmp,
                                  extra_postargs=[OPENMP_FLAG])
         return True
-    except Exception:  # any compile or link error means: no usable OpenMP
+    except (CompileError, LinkError):  # no usable OpenMP
         return False
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -103,19 +158,33 @@ class BuildKernels(build_ext):
                 + "*" * 72 + "\n",
                 file=sys.stderr,
             )
+        libmvec = os.environ.get("QUASAR_LIBMVEC", "1") != "0" and libmvec_links(self.compiler, compile_args)
         for ext in self.extensions:
             ext.extra_compile_args = compile_args
             ext.extra_link_args = link_args
-        self.write_build_info(compile_args, link_args, openmp)
+            if libmvec:
+                ext.define_macros.append(("QUASAR_LIBMVEC", "1"))
+                ext.libraries += ["mvec", "m"]
+        self.write_build_info(compile_args, link_args, openmp, libmvec)
+        # setuptools reuses an object file whose .c is older, even when the
+        # flags changed (QUASAR_NATIVE, QUASAR_LIBMVEC, OpenMP): rebuild then.
+        stamp_path = os.path.join(self.build_temp, "quasar-build-flags.txt")
+        stamp = repr((compile_args, link_args, libmvec))
+        if read_text(stamp_path) != stamp:
+            self.force = True
         super().build_extensions()
+        os.makedirs(self.build_temp, exist_ok=True)
+        with open(stamp_path, "w") as handle:  # only once the build succeeded
+            handle.write(stamp)
 
-    def write_build_info(self, compile_args, link_args, openmp):
+    def write_build_info(self, compile_args, link_args, openmp, libmvec):
         compiler = getattr(self.compiler, "compiler", None) or ["unknown"]
         info = {
             "compiler": " ".join(compiler),
             "compile_args": compile_args,
             "link_args": link_args,
             "openmp": openmp,
+            "libmvec": libmvec,
             "native": native_requested(),
             "machine": platform.machine(),
             "python": platform.python_version(),
@@ -124,8 +193,7 @@ class BuildKernels(build_ext):
         }
         lines = ['"""Written by setup.py at build time (not tracked by git)."""', ""]
         lines += [f"{key.upper()} = {value!r}" for key, value in info.items()]
-        here = os.path.dirname(os.path.abspath(__file__))
-        targets = [os.path.join(here, "quasar", "_build_info.py")]
+        targets = [os.path.join(HERE, "quasar", "_build_info.py")]
         if not self.inplace:  # also ship it inside the built package
             targets.append(os.path.join(self.build_lib, "quasar", "_build_info.py"))
         for target in targets:
@@ -138,7 +206,7 @@ extensions = [
     Extension(
         f"quasar.{module}",
         [f"quasar/{module}.pyx"],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), os.path.join(HERE, "quasar")],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
     for module in KERNEL_MODULES

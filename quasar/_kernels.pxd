@@ -1,7 +1,7 @@
 # Shared building blocks of the kernel modules (_elementwise, _reduce,
-# _rowwise, _optim). Everything here is ``cdef inline ... noexcept nogil``:
-# it is compiled into each module that cimports it, and the C compiler
-# inlines it into the loops, so using a helper costs nothing.
+# _rowwise, _optim, _index_kernels). Everything here is ``cdef inline ...
+# noexcept nogil``: it is compiled into each module that cimports it, and the
+# C compiler inlines it into the loops, so using a helper costs nothing.
 #
 # ``floating`` is Cython's fused type {float, double}: every helper exists
 # once per dtype, generated from the one source.
@@ -38,6 +38,12 @@ cdef enum:
 # One name per function; ``if floating is float`` is resolved at compile
 # time, so float32 calls the fast f-suffixed libm routines and float64 the
 # double ones (no double round trip for float32).
+#
+# _libmvec.h lets gcc vectorize loops over these calls with glibc's vector
+# variants (libmvec) when setup.py found them; see that header.
+
+cdef extern from "_libmvec.h":
+    pass
 
 cdef inline floating q_exp(floating x) noexcept nogil:
     if floating is float:

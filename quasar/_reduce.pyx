@@ -23,7 +23,7 @@ Sums accumulate float32 in float32 lanes within a chunk and combine chunks
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free
 
 from quasar._kernels cimport (
     REDUCE_CHUNK, sum_lanes, max_lanes, min_lanes, pick_max, pick_min,
@@ -106,7 +106,7 @@ def reduce_all(int op, const floating[::1] x, floating[::1] out, int num_threads
         with nogil:
             out[0] = <floating>_reduce_contiguous(op, &x[0], n)
         return
-    partials = <double*>malloc(n_chunks * sizeof(double))
+    partials = <double*>calloc(n_chunks, sizeof(double))
     if partials == NULL:
         raise MemoryError()
     with nogil:

@@ -16,7 +16,7 @@ from cython.parallel cimport prange
 from libc.math cimport NAN
 from libc.stdint cimport int64_t
 
-from quasar._kernels cimport q_exp, q_log, max_lanes, sum_contiguous, dot_lanes
+from quasar._kernels cimport q_exp, q_log, max_lanes, sum_contiguous, sum_lanes, dot_lanes
 
 
 cpdef enum RowOp:
@@ -66,13 +66,24 @@ cdef void _log_softmax_backward_row(const floating* y, const floating* g, floati
         out[j] = g[j] - q_exp(y[j]) * total
 
 
+cdef enum:
+    EXP_BLOCK = 1024        # exps computed into a stack buffer at a time
+
+
 cdef floating _logsumexp_row(const floating* x, Py_ssize_t n) noexcept nogil:
-    """log(sum(exp(x))) of one row, as max + log(sum(exp(x - max)))."""
+    """log(sum(exp(x))) of one row, as max + log(sum(exp(x - max))). The exps
+    go through a small buffer so that both loops vectorize (the exp loop,
+    and the lane sum)."""
     cdef floating m = max_lanes(x, n)
+    cdef floating buffer[EXP_BLOCK]
     cdef double total = 0.0
-    cdef Py_ssize_t j
-    for j in range(n):
-        total += q_exp(x[j] - m)
+    cdef Py_ssize_t start = 0, width, j
+    while start < n:
+        width = min(<Py_ssize_t>EXP_BLOCK, n - start)
+        for j in range(width):
+            buffer[j] = q_exp(x[start + j] - m)
+        total += sum_lanes(buffer, width)
+        start += EXP_BLOCK
     return m + q_log(<floating>total)
 
 
@@ -129,10 +140,9 @@ cdef inline Py_ssize_t _cross_entropy_backward_item(const floating* logits, cons
             o[j] = NAN
         return 1
     for j in range(C):
-        p = q_exp(x[j] - row_lse)
-        if j == t:
-            p = p - <floating>1
-        o[j] = p * scale
+        o[j] = q_exp(x[j] - row_lse) * scale
+    p = q_exp(x[t] - row_lse) - <floating>1         # the target's one-hot term
+    o[t] = p * scale
     return 0
 
 

@@ -1,8 +1,8 @@
 """How many threads the compiled kernels use.
 
 Every kernel call asks ``threads_for(n_elements)``: below the parallel
-threshold it runs serially (a parallel region costs a few microseconds, more
-than a small op), above it uses ``min(max_workers, omp_get_max_threads())``.
+threshold it runs serially (starting a parallel region costs more than a
+small op takes), above it uses ``min(max_workers, omp_get_max_threads())``.
 ``omp_get_max_threads()`` is read at every call, so ``OMP_NUM_THREADS`` and
 ``threadpoolctl.threadpool_limits(1, user_api="openmp")`` are respected.
 
@@ -24,13 +24,16 @@ import threading
 # Idle OpenMP workers should sleep, not spin. libgomp's default lets them
 # busy-wait for a while after every parallel region, which is only harmless
 # when nothing else wants the cores. Here something always does: the Python
-# code between two kernels, NumPy's BLAS threads (matmul), other processes.
-# Measured on a 2-core machine, a training-like step (matmul + add + exp +
-# sum on ~1e5 elements) took 1.5 ms serially, 72 ms on 2 spinning threads and
-# 1.4 ms on 2 sleeping ones. Sleeping costs ~4 us more per parallel region
-# (a futex wake-up), which the parallel threshold below accounts for.
-# libgomp reads this when it is loaded (by our extension, just below), so it
-# must be set first; a value the user set is left alone.
+# code between two kernels, other processes, and above all NumPy's BLAS
+# threads, which need the same cores for every matmul. Measured on the
+# 2-core development machine, a training-like step (matmul 192x192, then
+# add, exp and sum on 131072 floats; median of many runs):
+#     1 thread 0.45 ms; 2 spinning threads 12.7 ms; 2 sleeping threads 0.5 ms.
+# Sleeping costs a wake-up per parallel region (5 us right after the last
+# region, ~100 us on that VM once the worker has been idle a while), which
+# DEFAULT_PARALLEL_THRESHOLD below accounts for. libgomp reads the policy
+# when it is loaded (by our extension, just below), so it must be set first;
+# a value the user set (OMP_WAIT_POLICY or GOMP_SPINCOUNT) is left alone.
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
@@ -40,21 +43,25 @@ except ImportError:  # the extension is not built: everything runs serially
     _omp = None
 
 __all__ = [
-    "DEFAULT_PARALLEL_THRESHOLD", "ParallelConfig", "config", "get_num_threads",
+    "DEFAULT_PARALLEL_THRESHOLD", "ParallelConfig", "config", "current_config", "get_num_threads",
     "init_parallel_autograd", "openmp_enabled", "set_num_threads", "show_config",
     "threads_for",
 ]
 
-# Below this many elements a kernel runs on one thread.
+# Below this many elements a kernel runs on one thread. Elements of an add:
+# the compiled backend weights the ops that cost more (pow, x4) or less (a
+# reduction, x1/4) per element; see _POW_WEIGHT there.
 #
 # Measured with ``python benchmarks/crossover.py`` on the development machine
-# (2 cores, AVX-512, -march=native build): the smallest size at which 2
-# threads beat 1 thread was ~32k elements for exp (an expensive op), ~64k for
-# sum and ~128k-256k for add (memory-bound, gains little from a second core
-# while in cache). Forking a team costs ~2-5 us, so an op must take ~10 us
-# serially before splitting pays; 32768 sits at the cheapest op's break-even
-# and under the expensive ops' so no op gets slower by more than a few us.
-DEFAULT_PARALLEL_THRESHOLD = 32768
+# (a 2-vCPU VM, AVX-512, -march=native build with libmvec,
+# OMP_WAIT_POLICY=PASSIVE): a second thread pays from 524288 elements for add
+# and exp, 131072 for pow and ~2M for a full sum. That is late because
+# waking the sleeping worker costs ~100 us on that VM (5 us if it slept only
+# a moment); on bare metal, or with OMP_WAIT_POLICY=ACTIVE on an otherwise
+# idle machine, the add crossover is ~16k-64k elements and a smaller
+# threshold is better:
+# ``parallel.init_parallel_autograd(ParallelConfig(parallel_threshold=...))``.
+DEFAULT_PARALLEL_THRESHOLD = 524288
 
 _UNSET = object()
 
@@ -63,7 +70,7 @@ def _check_workers(max_workers):
     if max_workers is None:
         return None
     if isinstance(max_workers, bool) or not isinstance(max_workers, int):
-        raise ValueError(f"max_workers must be an int >= 1 or None, got {max_workers!r}")
+        raise ValueError(f"max_workers must be an int >= 1 or None, got {max_workers!r}")  # noqa: TRY004
     if max_workers < 1:
         raise ValueError(f"max_workers must be >= 1, got {max_workers}")
     return max_workers
@@ -71,7 +78,7 @@ def _check_workers(max_workers):
 
 def _check_threshold(threshold):
     if isinstance(threshold, bool) or not isinstance(threshold, int):
-        raise ValueError(f"parallel_threshold must be an int >= 0, got {threshold!r}")
+        raise ValueError(f"parallel_threshold must be an int >= 0, got {threshold!r}")  # noqa: TRY004
     if threshold < 0:
         raise ValueError(f"parallel_threshold must be >= 0, got {threshold}")
     return threshold
@@ -83,7 +90,8 @@ class ParallelConfig:
 
     max_workers         most threads one kernel may use; None = all that
                         OpenMP offers (omp_get_max_threads()).
-    parallel_threshold  kernels on fewer elements than this run serially;
+    parallel_threshold  kernels on fewer elements than this run serially
+                        (elements of an add; see DEFAULT_PARALLEL_THRESHOLD);
                         0 or 1 parallelises everything (used by the tests).
     """
 
@@ -112,7 +120,8 @@ _max_threads = _omp.max_threads if _omp is not None else None
 
 
 def threads_for(n_elements):
-    """Threads for a kernel over ``n_elements`` elements (>= 1). Runs on every
+    """Threads for a kernel whose work is ``n_elements`` elements of an add
+    (the wrappers weight expensive kernels up). Returns >= 1. Runs on every
     op, so it is kept to a few attribute reads."""
     settings = _settings
     if n_elements < settings.threshold or _max_threads is None:
@@ -127,8 +136,9 @@ def threads_for(n_elements):
 def set_num_threads(n):
     """Use at most ``n`` threads per kernel: the process default and this thread."""
     global _defaults
-    if n is None or _check_workers(n) is None:
-        raise ValueError(f"set_num_threads needs an int >= 1, got {n!r}")
+    if n is None:
+        raise ValueError("set_num_threads needs an int >= 1, got None")
+    _check_workers(n)
     _defaults = dataclasses.replace(_defaults, max_workers=n)
     _settings.max_workers = n
 
@@ -188,7 +198,8 @@ def _build_info():
 
 def show_config(file=None):
     """Print how quasar was built and how it will run in this thread."""
-    from . import backends  # late: backends imports the compiled module, which imports us
+    # imported late: backends imports the compiled module, which imports us
+    from . import backends
 
     info = _build_info()
     lines = ["quasar configuration"]
@@ -202,6 +213,8 @@ def show_config(file=None):
         lines.append(f"  compile flags:         {' '.join(info.COMPILE_ARGS)}")
         lines.append(f"  link flags:            {' '.join(info.LINK_ARGS) or '(none)'}")
         lines.append(f"  -march=native:         {'yes' if info.NATIVE else 'no (portable)'}")
+        vector_libm = getattr(info, "LIBMVEC", False)
+        lines.append(f"  vector libm:           {'glibc libmvec' if vector_libm else 'no (scalar libm calls)'}")
         lines.append(f"  built with:            numpy {info.NUMPY}, Cython {info.CYTHON}")
     else:
         lines.append("  build flags:           unknown (quasar/_build_info.py missing)")
@@ -219,10 +232,11 @@ def show_config(file=None):
         lines.append("  thread pools:          (install threadpoolctl to list them)")
     else:
         for pool in threadpoolctl.threadpool_info():
-            kind = pool.get("internal_api", "?")
-            version = pool.get("version") or ""
+            what = "BLAS" if pool.get("user_api") == "blas" else pool.get("user_api", "?")
+            layer = pool.get("threading_layer")
             lines.append(
-                f"  {pool.get('user_api', '?'):<6} pool:           {kind} {version} "
-                f"({pool.get('num_threads')} threads) {pool.get('filepath', '')}"
+                f"  {what + ' runtime:':<23}{pool.get('internal_api', '?')} {pool.get('version') or ''}"
+                f"{' (' + layer + ')' if layer else ''}, {pool.get('num_threads')} threads, "
+                f"{os.path.basename(pool.get('filepath', ''))}"
             )
     print("\n".join(lines), file=file)

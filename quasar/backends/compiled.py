@@ -17,12 +17,14 @@ import math
 
 import numpy as np
 
+# isort: off
 # parallel first: it configures OpenMP before the kernel modules load it
-from ..parallel import threads_for as _threads_for  # isort: skip
+from ..parallel import threads_for as _threads_for
 from .. import _elementwise as _ew
 from .. import _optim
 from .. import _reduce
 from .. import _rowwise
+# isort: on
 
 name = "compiled"
 
@@ -54,6 +56,17 @@ _SUM, _MAX, _MIN = _codes(_reduce.ReduceOp, "SUM MAX MIN")
 _SOFTMAX, _LOG_SOFTMAX, _SOFTMAX_BACKWARD, _LOG_SOFTMAX_BACKWARD = _codes(
     _rowwise.RowOp, "SOFTMAX LOG_SOFTMAX SOFTMAX_BACKWARD LOG_SOFTMAX_BACKWARD")
 
+# How much work one element is, for threads_for, in elements of an add.
+# Measured with benchmarks/crossover.py (the add crossover divided by the
+# op's): with glibc's vector libm, exp, log, tanh, ... cost about what an
+# add costs at the sizes where a second thread pays (both are bound by
+# memory and by the page faults of the fresh output), so they count 1; pow
+# stays several times dearer; a reduction writes nothing and counts 1/4.
+_POW_WEIGHT = 4
+_BINARY_WEIGHT = {_POW: _POW_WEIGHT, _POW_SCALAR_BACKWARD: _POW_WEIGHT}
+_UNARY_WEIGHT = {_POW_SCALAR: _POW_WEIGHT}
+_REDUCTION_DIVISOR = 4
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -72,14 +85,14 @@ def _binary(op, a, b, p0=0.0, p1=0.0):
     """op(a, b) for same-dtype float arrays whose shapes broadcast."""
     out = _empty(_out_shape(a, b), a.dtype)
     if out.size:
-        _binary_kernel(op, a, b, out, p0, p1, _threads_for(out.size))
+        _binary_kernel(op, a, b, out, p0, p1, _threads_for(out.size * _BINARY_WEIGHT.get(op, 1)))
     return out
 
 
 def _unary(op, x, p0=0.0, p1=0.0):
     out = _empty(x.shape, x.dtype)
     if out.size:
-        _unary_kernel(op, x, out, p0, p1, _threads_for(out.size))
+        _unary_kernel(op, x, out, p0, p1, _threads_for(out.size * _UNARY_WEIGHT.get(op, 1)))
     return out
 
 
@@ -277,10 +290,11 @@ def pow_scalar_backward(x, g, p):
 def _reduce_call(op, x, outer, n, inner):
     """One kernel call: contiguous x viewed as (outer, n, inner) -> (outer, inner)."""
     out = _empty((outer, inner), x.dtype)
+    threads = _threads_for(x.size // _REDUCTION_DIVISOR)
     if outer == 1 and inner == 1:  # a full reduction: chunk-parallel
-        _reduce.reduce_all(op, x.reshape(-1), out.reshape(1), _threads_for(n))
+        _reduce.reduce_all(op, x.reshape(-1), out.reshape(1), threads)
     else:
-        _reduce.reduce_axis(op, x.reshape(outer, n, inner), out, _threads_for(x.size))
+        _reduce.reduce_axis(op, x.reshape(outer, n, inner), out, threads)
     return out
 
 
