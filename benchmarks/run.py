@@ -1141,13 +1141,15 @@ def render(env, results, tg):
         lines.append(f"- quasar build: {env['quasar_build']}")
     if env.get("quasar_parallel") is not None:
         lines.append(f"- quasar threading: {env['quasar_parallel']}")
-    bg = env.get("background_cores")
-    if bg is not None:
-        per = ", ".join(f"{k} {v['background_cores']:.2f}" for k, v in results.items()
-                        if isinstance(v, dict) and v.get("background_cores") is not None)
-        lines.append(f"- background load: other processes used {bg:.2f} of {env['logical_cpus']} CPUs on average during "
-                     f"the run ({per}); {env['elapsed_s']} s in all" + (
-                         " — **the machine was not quiet: treat small differences as noise**" if bg > 0.1 else ""))
+    loads = {k: v["background_cores"] for k, v in results.items()
+             if isinstance(v, dict) and v.get("background_cores") is not None}
+    if loads:
+        busy = max(loads.values()) > 0.1
+        lines.append(
+            "- background load (CPU cores used by *other* processes while each workload ran, of "
+            f"{env['logical_cpus']}): " + ", ".join(f"{k} {v:.2f}" for k, v in loads.items())
+            + (" — **the machine was not quiet: treat small differences as noise**" if busy else " (quiet)"))
+    lines.append(f"- run time: {env.get('elapsed_s')} s")
     lines += [
         "",
         "Timings: median of ≥5 samples (3-5 for runs over 0.25 s) after warm-up, `time.perf_counter`; "
@@ -1188,6 +1190,32 @@ def write_markdown(path, body):
         f.write(text)
 
 
+def merge_previous(path, results, env):
+    """The previous run's results for the workloads not re-run now (when comparable)."""
+    try:
+        with open(path) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        print("(--merge: no previous results.json; writing this run alone)")
+        return results, env
+    oe = old.get("environment", {})
+    same = all(oe.get(k) == env.get(k) for k in ("quasar", "numpy", "torch", "quick", "cpu")) and \
+        oe.get("threads", {}).get("requested") == env["threads"]["requested"]
+    if not same:
+        print("(--merge: the previous results.json used other threads/versions/mode; writing this run alone)")
+        return results, env
+    merged = dict(old.get("results", {}))
+    merged.update(results)
+    ordered = {k: merged[k] for k in WORKLOADS if k in merged}
+    env = dict(env)
+    env["command"] = f"{oe.get('command')} ({oe.get('date')}), then {env['command']}"
+    env["timings"] = [t for t in oe.get("timings", []) if t.get("label", "").split(" ")[0] not in results] + env["timings"]
+    loads = [v.get("background_cores") for v in ordered.values() if isinstance(v, dict) and v.get("background_cores") is not None]
+    env["background_cores"] = max(loads) if loads else None
+    env["elapsed_s"] = round(env.get("elapsed_s", 0) + (oe.get("elapsed_s") or 0), 1)
+    return ordered, env
+
+
 # ============================================================== main
 
 WORKLOADS = {
@@ -1207,6 +1235,9 @@ def main():
     p.add_argument("--only", default="", help="comma-separated workloads: " + ",".join(WORKLOADS))
     p.add_argument("--write", action="store_true", help="write RESULTS.md/results.json even with --quick or --only")
     p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument("--merge", action="store_true",
+                   help="with --only: keep the other workloads' results from the existing results.json "
+                        "(same threads, versions and mode) and rewrite the whole report; implies --write")
     p.add_argument("--out", default=HERE, help="folder for RESULTS.md and results.json (default: benchmarks/)")
     p.add_argument("--min-time", type=float, default=None, help="seconds per timed sample")
     p.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
@@ -1255,15 +1286,18 @@ def main():
         load = background_load(snap, cpu_snapshot())
         if isinstance(results[w], dict):
             results[w]["background_cores"] = load
+            results[w]["measured_at"] = env["date"]
         print(f" {time.perf_counter() - t0:.1f} s" + (f" (other processes used {load:.2f} cores)" if load is not None else ""), flush=True)
     env["elapsed_s"] = round(time.perf_counter() - t_all, 1)
     env["background_cores"] = background_load(snap_all, cpu_snapshot())
     env["timings"] = timer.log
+    if args.only and args.merge:
+        results, env = merge_previous(os.path.join(args.out, "results.json"), results, env)
     tg = targets(results)
     body = render(env, results, tg)
     print()
     print(body)
-    write = (not args.no_write) and (args.write or (not args.quick and not args.only))
+    write = (not args.no_write) and (args.write or args.merge or (not args.quick and not args.only))
     if write:
         os.makedirs(args.out, exist_ok=True)
         write_markdown(os.path.join(args.out, "RESULTS.md"), body)

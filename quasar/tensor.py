@@ -276,98 +276,34 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     # ------------------------------------------------------------ operators
-    def __add__(self, other):
-        return ops.add(self, other)
-
+    # (a op b) is bound straight to the op function at the bottom of this
+    # module, saving a Python call on every op; the reflected forms swap.
     def __radd__(self, other):
         return ops.add(other, self)
-
-    def __sub__(self, other):
-        return ops.sub(self, other)
 
     def __rsub__(self, other):
         return ops.sub(other, self)
 
-    def __mul__(self, other):
-        return ops.mul(self, other)
-
     def __rmul__(self, other):
         return ops.mul(other, self)
-
-    def __truediv__(self, other):
-        return ops.div(self, other)
 
     def __rtruediv__(self, other):
         return ops.div(other, self)
 
-    def __pow__(self, other):
-        return ops.pow(self, other)
-
     def __rpow__(self, other):
         return ops.pow(other, self)
-
-    def __matmul__(self, other):
-        return ops.matmul(self, other)
 
     def __rmatmul__(self, other):
         return ops.matmul(other, self)
 
-    def __neg__(self):
-        return ops.neg(self)
-
     def __pos__(self):
         return self
-
-    def __abs__(self):
-        return ops.abs(self)
-
-    def __lt__(self, other):
-        return ops.lt(self, other)
-
-    def __le__(self, other):
-        return ops.le(self, other)
-
-    def __gt__(self, other):
-        return ops.gt(self, other)
-
-    def __ge__(self, other):
-        return ops.ge(self, other)
-
-    def __eq__(self, other):
-        return ops.eq(self, other)
-
-    def __ne__(self, other):
-        return ops.ne(self, other)
-
-    def __getitem__(self, key):
-        return ops.getitem(self, key)
 
     def __setitem__(self, key, value):
         ops.setitem(self, key, value)
 
 
 autograd.Tensor = Tensor  # Function.apply wraps its outputs in this class
-
-
-def _method(name):
-    def method(self, *args, **kwargs):
-        return getattr(ops, name)(self, *args, **kwargs)
-
-    method.__name__ = name
-    method.__doc__ = f"Same as ``quasar.{name}(self, ...)``."
-    return method
-
-
-# Every op that reads naturally as a method (x.exp(), x.sum(dim=1), ...).
-for _name in (
-    "exp log sqrt abs tanh sigmoid relu sin cos neg clamp clip pow maximum minimum "
-    "sum mean max min amax amin matmul reshape view transpose permute squeeze unsqueeze "
-    "flatten expand broadcast_to "
-    "gather index_select take_along_dim masked_fill masked_fill_ repeat tile flip roll tril triu "
-    "split chunk narrow logsumexp var std norm prod cumsum argmax argmin erf "
-    "add_ sub_ mul_ div_ fill_ clamp_ clip_ copy_"
-).split():
-    setattr(Tensor, _name, _method(_name))
 
 
 def as_tensor(data, dtype=None):
@@ -382,3 +318,21 @@ def is_number(value):
 
 
 from . import ops  # noqa: E402  (ops import Tensor from this module)
+
+# Operators and methods are the op functions themselves: ``x * y`` calls
+# ``ops.mul(x, y)`` and ``x.sum(dim=1)`` calls ``ops.sum(x, dim=1)``.
+for _dunder, _op in {
+    "__add__": "add", "__sub__": "sub", "__mul__": "mul", "__truediv__": "div", "__pow__": "pow",
+    "__matmul__": "matmul", "__neg__": "neg", "__abs__": "abs", "__getitem__": "getitem",
+    "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge", "__eq__": "eq", "__ne__": "ne",
+}.items():
+    setattr(Tensor, _dunder, getattr(ops, _op))
+for _name in (
+    "exp log sqrt abs tanh sigmoid relu sin cos neg clamp clip pow maximum minimum "
+    "sum mean max min amax amin matmul reshape view transpose permute squeeze unsqueeze "
+    "flatten expand broadcast_to "
+    "gather index_select take_along_dim masked_fill masked_fill_ repeat tile flip roll tril triu "
+    "split chunk narrow logsumexp var std norm prod cumsum argmax argmin erf softmax log_softmax "
+    "add_ sub_ mul_ div_ fill_ clamp_ clip_ copy_"
+).split():
+    setattr(Tensor, _name, getattr(ops, _name))
