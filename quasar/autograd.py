@@ -97,7 +97,15 @@ class Function:
     input, ``None`` where not needed; ``ctx.needs_input_grad[i]`` says which).
     """
 
-    __slots__ = ("parents", "parent_nodes", "needs_input_grad", "saved", "versions", "out_version", "_retained", "__dict__")
+    # A node is made for every op, so it is kept lean: the fields every node
+    # sets are slots; the rare ones live in __dict__ with class defaults below.
+    __slots__ = ("parents", "parent_nodes", "needs_input_grad", "__dict__")
+
+    saved = ()  # what forward saved for backward; None once backward freed it
+    versions = ()  # the inputs' version counters when forward saved something
+    saved_output = None  # forward's own result, when forward saved it (exp, tanh, ...)
+    out_version = None  # the output's version counter, when forward saved its result
+    _retained = None  # a weakref to the output, set by retain_grad()
 
     def save_for_backward(self, *arrays):
         """Keep arrays for backward. If one of them is an input's or the
@@ -121,8 +129,6 @@ class Function:
                 self._modified(array.shape, self.out_version[0], 0)
         return saved
 
-    saved_output = None  # forward's own result, when forward saved it (exp, tanh, ...)
-
     def _modified(self, shape, now, then):
         raise RuntimeError(
             f"{type(self).__name__}: one of the tensors needed for gradient computation "
@@ -137,7 +143,6 @@ class Function:
         inputs: Tensors (differentiable positions); options: plain Python values.
         """
         ctx = object.__new__(cls)
-        ctx.saved = ()
         out_data = cls.forward(ctx, *[t.data for t in inputs], **options)
         if type(out_data) is not np.ndarray:  # NumPy gives scalars for some 0-d results
             out_data = np.asarray(out_data)
@@ -149,12 +154,12 @@ class Function:
                     # each input's node *now*: an in-place op may give the tensor a new one later
                     ctx.parent_nodes = tuple([t.grad_fn for t in inputs])
                     ctx.needs_input_grad = tuple([t.requires_grad for t in inputs])
-                    ctx.versions = tuple([t._version[0] for t in inputs])
-                    ctx.out_version = out._version
-                    ctx._retained = None
-                    for array in ctx.saved:
-                        if array is out_data:
-                            ctx.saved_output = out_data
+                    if ctx.saved:  # remember versions, to catch in-place changes before backward
+                        ctx.versions = tuple([t._version[0] for t in inputs])
+                        for array in ctx.saved:
+                            if array is out_data:
+                                ctx.saved_output = out_data
+                                ctx.out_version = out._version
                     out.grad_fn = ctx
                     out.requires_grad = True
                     break
