@@ -58,6 +58,12 @@ def reduce_to_shape(grad, shape):
     return backend().sum(grad, axes, True).reshape(shape)
 
 
+def keepdim_shape(shape, axes):
+    """``shape`` with the reduced ``axes`` kept as size 1: where a reduction's
+    result (or its gradient) must be reshaped to broadcast against the input."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
 def normalize_dim(op, dim, ndim):
     """One axis number in [-ndim, ndim) -> [0, ndim); 0-d tensors accept 0 and -1."""
     if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):

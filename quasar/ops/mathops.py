@@ -19,7 +19,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import backend, normalize_dim, normalize_dims, require_float
+from .common import backend, keepdim_shape, normalize_dim, normalize_dims, require_float
 from .elementwise import abs, ne, pow, sqrt
 from .reduce import amax, amin, sum
 from .shape import reshape
@@ -30,10 +30,6 @@ def _float_input(op, x):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
     require_float(op, x)
     return x
-
-
-def _keepdim_shape(shape, axes):
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
 def _const(value, dtype):
@@ -56,7 +52,7 @@ class LogSumExp(Function):
         x, out = ctx.saved_tensors
         B = backend()
         if not ctx.keepdim:
-            shape = _keepdim_shape(x.shape, ctx.axes)
+            shape = keepdim_shape(x.shape, ctx.axes)
             out, grad = out.reshape(shape), grad.reshape(shape)
         # d/dx log(sum(exp(x))) = exp(x) / sum(exp(x)) = exp(x - out): softmax over the dims
         return B.mul(grad, B.exp(B.sub(x, out)))
@@ -99,7 +95,7 @@ class Var(Function):
     def backward(ctx, grad):
         B = backend()
         if not ctx.keepdim:
-            grad = grad.reshape(_keepdim_shape(ctx.centered.shape, ctx.axes))
+            grad = grad.reshape(keepdim_shape(ctx.centered.shape, ctx.axes))
         # d/dx_i sum((x - mean)^2) = 2 (x_i - mean): the mean's own gradient sums to zero
         return B.mul(B.mul(grad, _const(2 * ctx.scale, grad.dtype)), ctx.centered)
 
@@ -145,7 +141,7 @@ class Norm2(Function):
         x, out = ctx.saved_tensors
         B = backend()
         if not ctx.keepdim:
-            shape = _keepdim_shape(x.shape, ctx.axes)
+            shape = keepdim_shape(x.shape, ctx.axes)
             out, grad = out.reshape(shape), grad.reshape(shape)
         # a zero norm means x is all zeros there: divide by 1 instead, the gradient is 0
         safe = B.where(B.eq(out, _const(0, out.dtype)), _const(1, out.dtype), out)
@@ -194,7 +190,7 @@ class Prod(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         if not ctx.keepdim:
-            grad = grad.reshape(_keepdim_shape(x.shape, (ctx.axis,)))
+            grad = grad.reshape(keepdim_shape(x.shape, (ctx.axis,)))
         # each element's gradient is the product of all the others (exact with zeros)
         return backend().prod_backward(x, grad, ctx.axis)
 

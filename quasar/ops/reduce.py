@@ -12,13 +12,9 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import backend, normalize_dims, require_float
+from .common import backend, keepdim_shape, normalize_dims, require_float
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
-
-
-def _keepdims_shape(shape, axes):
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
 def _reduction_args(op, x, dim, keepdim, axis, keepdims):
@@ -45,7 +41,7 @@ class Sum(Function):
     def backward(ctx, grad):
         # every input element contributed once: spread grad back over the reduced axes
         if not ctx.keepdim:
-            grad = grad.reshape(_keepdims_shape(ctx.shape, ctx.axes))
+            grad = grad.reshape(keepdim_shape(ctx.shape, ctx.axes))
         return np.broadcast_to(grad, ctx.shape)
 
 
@@ -84,7 +80,7 @@ class Extremum(Function):
         x, out = ctx.saved_tensors
         B = backend()
         if not ctx.keepdim:
-            shape = _keepdims_shape(x.shape, ctx.axes)
+            shape = keepdim_shape(x.shape, ctx.axes)
             out, grad = out.reshape(shape), grad.reshape(shape)
         winners = B.eq(x, out)
         one, zero = np.ones((), x.dtype), np.zeros((), x.dtype)
