@@ -119,6 +119,8 @@ OPS = [
             case(normal((2, 4, 3)), normal((2, 3)), normal((2,))),
             case(normal((3,)), normal((2, 3)), normal((2,))),
             case(transposed((4, 3)), strided((2, 3)), normal((2,))),
+            case(normal((0, 3)), normal((2, 3)), normal((2,))),
+            case(normal((4, 3)), normal((2, 3)), normal((2,)), grads=[False, True, True]),
         ],
     ),
     dict(name="linear no bias", fn=lambda x, w: F.linear(x, w), cases=[case(normal((4, 3)), normal((2, 3)))]),

@@ -5,6 +5,7 @@ by side); the rest here is composed of ops that already have gradients.
 """
 
 from ..ops import matmul, relu, sigmoid, sqrt, tanh  # noqa: F401  (re-exported: F.relu, ...)
+from ..ops.linalg import linear  # noqa: F401
 from ..ops.loss import (  # noqa: F401
     binary_cross_entropy_with_logits, cross_entropy, dropout, gelu, log_softmax, mse_loss, nll_loss,
     softmax,
@@ -12,22 +13,6 @@ from ..ops.loss import (  # noqa: F401
 from ..ops.index import embedding, one_hot  # noqa: F401
 from ..ops.mathops import elu, leaky_relu, softplus  # noqa: F401
 from ..tensor import Tensor
-
-
-def linear(input, weight, bias=None):
-    """input @ weight.T + bias: (..., in_features) -> (..., out_features).
-
-    weight: (out_features, in_features), PyTorch's layout; bias: (out_features,) or None.
-    """
-    if not isinstance(input, Tensor):
-        raise TypeError(f"linear: expected a Tensor as input, got {type(input).__name__}")
-    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
-        raise ValueError(
-            f"linear: input of shape {input.shape} does not fit a weight of shape {weight.shape}; "
-            f"the input's last dim must be in_features = {weight.shape[1]}"
-        )
-    out = matmul(input, weight.T)
-    return out if bias is None else out + bias
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

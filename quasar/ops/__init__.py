@@ -6,7 +6,7 @@ from .elementwise import (  # noqa: F401
     ne, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, where,
 )
 from .inplace import zero_  # noqa: F401
-from .linalg import matmul  # noqa: F401
+from .linalg import linear, matmul  # noqa: F401
 from .reduce import amax, amin, max, mean, min, sum  # noqa: F401
 from .shape import (  # noqa: F401
     broadcast_to, cast, expand, flatten, permute, reshape, squeeze, transpose, unsqueeze, view,

@@ -10,6 +10,7 @@ compiled backend).
 import numpy as np
 
 from ..autograd import Function
+from ..tensor import Tensor
 from .common import backend, broadcast_shape, reduce_to_shape, require_float, tensor_pair
 
 
@@ -60,3 +61,54 @@ def matmul(a, b):
     if len(sa) > 2 or len(sb) > 2:
         broadcast_shape("matmul (batch dims)", sa[:-2], sb[:-2])
     return MatMul.apply(a, b)
+
+
+class Linear(Function):
+    """x @ weight.T + bias as one node, PyTorch's layout: weight is (out, in).
+
+    One node instead of transpose, matmul and add: the weight's gradient is
+    computed directly as grad.T @ x in the weight's own (out, in) layout, and
+    the bias gradient is one column sum, so nothing is transposed or copied.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, *bias):
+        ctx.save_for_backward(x, weight)
+        B = backend()
+        out = B.matmul(x, weight.T)
+        return B.add(out, bias[0]) if bias else out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        B = backend()
+        rows = grad.reshape(-1, grad.shape[-1])  # (batch, out): every leading dim is batch
+        gx = B.matmul(grad, weight) if ctx.needs_input_grad[0] else None  # (..., in)
+        gw = B.matmul(rows.T, x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[1] else None  # (out, in)
+        if len(ctx.needs_input_grad) == 2:
+            return gx, gw
+        gb = B.sum(rows, (0,), False) if ctx.needs_input_grad[2] else None  # (out,)
+        return gx, gw, gb
+
+
+def linear(x, weight, bias=None):
+    """``x @ weight.T + bias``: (..., in_features) -> (..., out_features).
+
+    weight: (out_features, in_features); bias: (out_features,) or None.
+    """
+    tensors = (x, weight) if bias is None else (x, weight, bias)
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"linear: expected Tensors, got {type(t).__name__}")
+    require_float("linear", *tensors)
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {x.shape} does not fit a weight of shape {weight.shape}; "
+            f"the input's last dim must be in_features = {weight.shape[1] if weight.ndim == 2 else '?'}"
+        )
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias of shape {bias.shape} does not fit a weight of shape {weight.shape}")
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) > 1:  # promote like any binary op (float32 with float64 -> float64)
+        tensors = tuple(t.to(np.float64) for t in tensors)
+    return Linear.apply(*tensors)
