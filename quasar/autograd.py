@@ -248,8 +248,9 @@ def run_backward(tensor, grad, retain_graph=False):
             else:
                 previous = grads.get(child)
                 grads[child] = pg if previous is None else B.add(previous, pg)
-        if not retain_graph:
-            node.saved = None
+        if not retain_graph:  # free what this node kept: saved arrays and its inputs
+            node.saved = None  # (a second backward through it now raises)
+            node.parents = ()
     # Backward functions may hand the same array to several inputs (add passes
     # its gradient through): each leaf must own its .grad, so copy shared ones.
     stored = set()

@@ -233,3 +233,19 @@ def test_cross_check_reports_a_backend_mismatch(monkeypatch):
     monkeypatch.setattr(backends.reference, "exp", lambda a: np.exp(a) * 1.01)
     with pytest.raises(AssertionError, match="output 0 differs"):
         qs.testing.cross_check(lambda t: t.exp().sum(), [x])
+
+
+def test_backward_frees_the_activations_a_kept_loss_would_hold():
+    # Keeping `loss` (say, in a list for a plot) must not keep every activation alive.
+    import weakref
+
+    x = leaf(4)
+    hidden = (x * 2).exp()
+    alive = weakref.ref(hidden)
+    loss = (hidden * 3).sum()
+    del hidden
+    assert alive() is not None  # the graph holds it until backward
+    loss.backward()
+    assert alive() is None
+    with pytest.raises(RuntimeError, match="second time"):
+        loss.backward()
