@@ -333,3 +333,17 @@ def test_kernels_handle_special_values_alike():
         np.testing.assert_array_equal(module.logsumexp(x, (1,)), [np.nan, np.inf, -np.inf])
         big = np.array([1e4, 1e4, -1e4])
         np.testing.assert_allclose(module.logsumexp(big, (0,)), 1e4 + np.log(2))
+
+
+def test_an_empty_ellipsis_between_advanced_indices_moves_their_dims_first():
+    # Found by Hypothesis: NumPy still counts a zero-width `...` as separating
+    # two advanced indices, so their result dims go to the front.
+    data = np.random.default_rng(0).standard_normal((2, 3, 1))
+    key = (slice(None), np.array([True, False, True]), Ellipsis, np.array(0))
+    x = qs.tensor(data, requires_grad=True)
+    out = x[key]
+    np.testing.assert_array_equal(out.data, data[key])
+    out.backward(qs.ones_like(out))
+    expected = np.zeros_like(data)
+    np.add.at(expected, key, 1.0)
+    np.testing.assert_array_equal(x.grad.data, expected)

@@ -89,7 +89,8 @@ def normalize_key(op, shape, key):
     """Check an index expression against ``shape``; return ``(key, advanced)``.
 
     The returned key is a tuple NumPy reads exactly like the original: the
-    Ellipsis is spelled out as full slices, integer arrays are int64 with
+    Ellipsis is spelled out as full slices (kept only where it covers no dims
+    between advanced indices), integer arrays are int64 with
     negative entries wrapped, and bool masks are replaced by the integer
     arrays of their True positions (``mask.nonzero()``). ``advanced`` says
     whether it holds arrays (a copying gather) or only ints, slices and None
@@ -103,8 +104,11 @@ def normalize_key(op, shape, key):
     if consumed > len(shape):
         raise IndexError(f"{op}: too many indices for a tensor of dimension {len(shape)} (shape {tuple(shape)})")
     if ellipses:
-        at = ellipses[0]
-        entries[at : at + 1] = [slice(None)] * (len(shape) - consumed)
+        at, width = ellipses[0], len(shape) - consumed
+        # An Ellipsis that covers no dims still separates two advanced indices for
+        # NumPy (their result dims then go first): keep it where that can matter.
+        separates = width == 0 and any(isinstance(e, (np.ndarray, bool)) for e in entries)
+        entries[at : at + 1] = [Ellipsis] if separates else [slice(None)] * width
 
     canonical, arrays, dim = [], [], 0
     for e in entries:
