@@ -4,9 +4,10 @@ and the fused backward rules of the unary ops.
 
 How an elementwise kernel walks its operands
 --------------------------------------------
-The output is always a fresh C-contiguous array. The inputs may be anything
-NumPy can produce: transposed, sliced with steps (even negative), 0-d, or of
-a shape that broadcasts to the output. Four steps turn that into tight loops:
+The output is always a fresh C-contiguous array, allocated here (of the
+broadcast shape, ``_empty_broadcast``). The inputs may be anything NumPy can
+produce: transposed, sliced with steps (even negative), 0-d, or of a shape
+that broadcasts to the output. Four steps turn that into tight loops:
 
 1. Broadcast (``_build_layout``): align each input's shape to the output's
    from the right and give it an *element* stride per output dimension, 0
@@ -25,11 +26,16 @@ a shape that broadcasts to the output. Four steps turn that into tight loops:
    (the loop the compiler vectorizes), one side a broadcast scalar, or general
    strides.
 
-Why ndarrays and raw pointers here (the other kernel modules use typed
-memoryviews): a memoryview has a fixed number of dimensions, and these
-kernels accept any rank; and acquiring three memoryviews costs ~0.5 us per
-call, several times the whole kernel on a 16-element tensor, while reading
-the data pointer, shape and strides of an ndarray costs nanoseconds.
+Most calls skip steps 1 and 2: when every operand is C-contiguous with the
+output's shape or a single element, the result of both is known (one row,
+strides 1 or 0), and "the flat fast path" below fills it in directly.
+
+Why ndarrays and raw pointers, not typed memoryviews (here as in _reduce,
+_rowwise and _optim): a memoryview has a fixed number of dimensions, and
+these kernels accept any rank; and acquiring three memoryviews costs ~0.5 us
+per call, more than a whole call costs on a 16-element tensor (~0.2 us,
+about what a NumPy ufunc costs), while reading the data pointer, shape and
+strides of an ndarray costs nanoseconds.
 
 The op arrives as an enum value. ``_binary_row`` and friends switch on it
 once per row, *outside* the element loop, and call a loop that Cython has
@@ -41,9 +47,10 @@ cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.string cimport memcmp
 
 from quasar._kernels cimport (
-    CHUNK, q_exp, q_log, q_sqrt, q_tanh, q_sin, q_cos, q_pow, q_fabs,
+    CHUNK, MAX_DIMS, thread_count, q_exp, q_log, q_sqrt, q_tanh, q_sin, q_cos, q_pow, q_fabs,
     pick_max, pick_min,
 )
 
@@ -515,7 +522,6 @@ cdef void _where_row(Py_ssize_t n, const uint8_t* cond, Py_ssize_t sc,
 
 cdef enum:
     MAX_INPUTS = 3        # where() has three
-    MAX_DIMS = 64         # NPY_MAXDIMS in NumPy 2
 
 
 cdef struct Layout:
@@ -540,6 +546,31 @@ cdef struct Cursor:
     Py_ssize_t n_cols
     Py_ssize_t index[MAX_DIMS]                 # odometer over dims[:ndim - 1]
     Py_ssize_t offset[MAX_INPUTS]
+
+
+cdef cnp.ndarray _empty_broadcast(tuple inputs, int typenum):
+    """A new C-contiguous array of type ``typenum`` and the inputs' broadcast
+    shape (NumPy's rules: align from the right; a dim of size 1 stretches).
+    ValueError if the shapes do not broadcast."""
+    cdef cnp.npy_intp dims[MAX_DIMS]
+    cdef cnp.npy_intp size
+    cdef int nd = 0, lead, d
+    cdef cnp.ndarray arr
+    for arr in inputs:
+        nd = max(nd, cnp.PyArray_NDIM(arr))
+    for d in range(nd):
+        dims[d] = 1
+    for arr in inputs:
+        lead = nd - cnp.PyArray_NDIM(arr)
+        for d in range(cnp.PyArray_NDIM(arr)):
+            size = cnp.PyArray_DIMS(arr)[d]
+            if size == 1 or size == dims[lead + d]:
+                continue
+            if dims[lead + d] != 1:
+                shapes = " ".join(str((<object>x).shape) for x in inputs)
+                raise ValueError(f"operands could not be broadcast together with shapes {shapes}")
+            dims[lead + d] = size
+    return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
 
 
 cdef int _build_layout(Layout* L, cnp.ndarray out, tuple inputs) except -1:
@@ -622,9 +653,17 @@ cdef int _build_layout(Layout* L, cnp.ndarray out, tuple inputs) except -1:
     L.ndim = m
 
     # 3. blocks
-    L.inner = L.shape[m - 1]
+    _set_blocks(L)
+    return 0
+
+
+cdef inline void _set_blocks(Layout* L) noexcept nogil:
+    """Step 3: cut the coalesced iteration space (L.ndim, L.shape, at least
+    one element) into the blocks of the parallel loop."""
+    cdef int d
+    L.inner = L.shape[L.ndim - 1]
     L.n_rows = 1
-    for d in range(m - 1):
+    for d in range(L.ndim - 1):
         L.n_rows *= L.shape[d]
     if L.inner >= CHUNK:
         L.rows_per_block = 1
@@ -634,7 +673,52 @@ cdef int _build_layout(Layout* L, cnp.ndarray out, tuple inputs) except -1:
         L.rows_per_block = CHUNK // L.inner
         L.chunks_per_row = 1
         L.n_blocks = (L.n_rows + L.rows_per_block - 1) // L.rows_per_block
-    return 0
+
+
+# ------------------------------------------------------------------- the flat fast path
+# Most calls on an autograd graph are the simplest case: operands that are
+# C-contiguous with the output's shape (``z * y``, the ``+=`` of gradient
+# accumulation), or a single element against one (``x * 2``). For those the
+# layout is known without looking at a stride: one row, stride 1 (or 0 for
+# the single element). The general path (``_empty_broadcast`` and
+# ``_build_layout`` above) costs ~80 ns more, a third of a whole 16-element
+# add; checking for the fast case first costs a few comparisons. The flat
+# layout is exactly the one ``_build_layout`` coalesces such operands to, so
+# both paths run the same blocks and give the same bits.
+
+cdef inline bint _reads_flat(cnp.ndarray x, cnp.ndarray like) noexcept:
+    """x can be read as a flat run next to ``like``, whose shape the output
+    takes: x is aligned and either C-contiguous with like's shape or a single
+    element with no more dims than like (broadcast with stride 0)."""
+    cdef int nd = cnp.PyArray_NDIM(x)
+    if not cnp.PyArray_ISALIGNED(x):
+        return False
+    if cnp.PyArray_SIZE(x) == 1:
+        return nd <= cnp.PyArray_NDIM(like)
+    return (nd == cnp.PyArray_NDIM(like) and cnp.PyArray_IS_C_CONTIGUOUS(x)
+            and memcmp(cnp.PyArray_DIMS(x), cnp.PyArray_DIMS(like),
+                       nd * sizeof(cnp.npy_intp)) == 0)
+
+
+cdef inline cnp.ndarray _shape_source(cnp.ndarray a, cnp.ndarray b):
+    """Of two operands, the one whose shape a flat broadcast would give the
+    output: b if a is a single element with no more dims than b, else a.
+    (Only a guess: _reads_flat then checks every operand against it.)"""
+    if cnp.PyArray_SIZE(a) == 1 and cnp.PyArray_NDIM(b) >= cnp.PyArray_NDIM(a):
+        return b
+    return a
+
+
+cdef inline void _flat_layout(Layout* L, Py_ssize_t n) noexcept nogil:
+    """L as one row of n >= 1 elements (set each input's stride with _flat_input)."""
+    L.ndim = 1
+    L.shape[0] = n
+    _set_blocks(L)
+
+
+cdef inline void _flat_input(Layout* L, int k, cnp.ndarray x) noexcept:
+    """Input k of a flat layout: stride 1, or 0 for a broadcast single element."""
+    L.strides[k][0] = 0 if cnp.PyArray_SIZE(x) == 1 else 1
 
 
 cdef inline void _cursor_begin(const Layout* L, Py_ssize_t block, int n_inputs,
@@ -812,15 +896,13 @@ cdef inline Kind _kind(cnp.ndarray arr) noexcept:
     return KIND_OTHER
 
 
-cdef Kind _float_kind(cnp.ndarray out, tuple inputs) except KIND_OTHER:
-    """The float kind shared by out and all inputs, or TypeError."""
-    cdef Kind k = _kind(out)
-    cdef cnp.ndarray arr
+cdef Kind _float_kind(cnp.ndarray a, cnp.ndarray b) except KIND_OTHER:
+    """The float kind of a and b (pass a twice for one array), or TypeError."""
+    cdef Kind k = _kind(a)
     if k != KIND_F32 and k != KIND_F64:
-        raise TypeError(f"expected float32 or float64 arrays, got {out.dtype}")
-    for arr in inputs:
-        if _kind(arr) != k:
-            raise TypeError(f"dtype mismatch: {arr.dtype} input for a {out.dtype} kernel")
+        raise TypeError(f"expected float32 or float64 arrays, got {a.dtype}")
+    if _kind(b) != k:
+        raise TypeError(f"dtype mismatch: {a.dtype} and {b.dtype} operands")
     return k
 
 
@@ -837,24 +919,44 @@ cdef inline cnp.ndarray _array(object obj):
 
 
 # =================================================================== entry points
-# Each validates what its loops rely on (dtypes, broadcastable shapes, a
-# contiguous output) and raises instead; then it drops the GIL and runs.
+# Each makes its output (a new C-contiguous array), validates what its loops
+# rely on (dtypes, broadcastable shapes, aligned whole-element strides) and
+# raises instead, picks its thread count (``thread_count``: the thread
+# policy of _kernels.pxd), then drops the GIL and runs. The flat fast path is
+# tried first; everything else goes through _build_layout.
 
-def binary(int op, a_in, b_in, cnp.ndarray out not None, double p0, double p1,
-           int num_threads):
-    """out[...] = op(a, b), NumPy broadcasting.
+def binary(int op, a_in, b_in, double p0, double p1, Py_ssize_t work_per_element,
+           threshold, threads_for):
+    """op(a, b), NumPy broadcasting; returns a new array.
 
-    op           IN   a BinaryOp
-    a, b         IN   float32/float64 arrays of out's dtype; any strides; shapes
-                      that broadcast to out.shape
-    out          OUT  writeable C-contiguous array of the broadcast shape
-    p0, p1       IN   op parameters (see BinaryOp), cast to the dtype; else ignored
-    num_threads  IN   OpenMP threads; 1 runs serially
+    op                IN   a BinaryOp
+    a, b              IN   float32/float64 arrays (or NumPy scalars) of one dtype;
+                           any strides; shapes that broadcast
+    p0, p1            IN   op parameters (see BinaryOp), cast to the dtype; else ignored
+    work_per_element  IN   the cost of one element, in elements of an add
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
+    returns           OUT  a C-contiguous array of the broadcast shape and the dtype
     """
-    cdef cnp.ndarray a = _array(a_in), b = _array(b_in)
+    cdef cnp.ndarray a = _array(a_in), b = _array(b_in), out
+    cdef cnp.ndarray like = _shape_source(a, b)
+    cdef Kind k = _float_kind(a, b)
     cdef Layout L
-    cdef Kind k = _float_kind(out, (a, b))
-    _build_layout(&L, out, (a, b))
+    if op < ADD or op > SQUARE_BACKWARD:
+        raise ValueError(f"binary: unknown op {op}")
+    if _reads_flat(a, like) and _reads_flat(b, like):
+        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.PyArray_TYPE(a), 0)
+        if cnp.PyArray_SIZE(out) == 0:
+            return out
+        _flat_layout(&L, cnp.PyArray_SIZE(out))
+        _flat_input(&L, 0, a)
+        _flat_input(&L, 1, b)
+    else:
+        out = _empty_broadcast((a, b), cnp.PyArray_TYPE(a))
+        if cnp.PyArray_SIZE(out) == 0:
+            return out
+        _build_layout(&L, out, (a, b))
+    cdef int num_threads = thread_count(cnp.PyArray_SIZE(out) * work_per_element,
+                                        threshold, threads_for)
     cdef void* po = _data(out)
     cdef const void* pa = _data(a)
     cdef const void* pb = _data(b)
@@ -865,21 +967,35 @@ def binary(int op, a_in, b_in, cnp.ndarray out not None, double p0, double p1,
         else:
             _binary_run(op, &L, <double*>po, <const double*>pa, <const double*>pb,
                         p0, p1, num_threads)
+    return out
 
 
-def unary(int op, x_in, cnp.ndarray out not None, double p0, double p1, int num_threads):
-    """out[...] = op(x).
+def unary(int op, x_in, double p0, double p1, Py_ssize_t work_per_element,
+          threshold, threads_for):
+    """op(x); returns a new array.
 
-    op           IN   a UnaryOp
-    x            IN   float32/float64 array of out's dtype and shape, any strides
-    out          OUT  writeable C-contiguous array
-    p0, p1       IN   op parameters (see UnaryOp), cast to the dtype; else ignored
-    num_threads  IN   OpenMP threads; 1 runs serially
+    op                IN   a UnaryOp
+    x                 IN   float32/float64 array (or NumPy scalar), any strides
+    p0, p1            IN   op parameters (see UnaryOp), cast to the dtype; else ignored
+    work_per_element  IN   the cost of one element, in elements of an add
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
+    returns           OUT  a C-contiguous array of x's shape and dtype
     """
-    cdef cnp.ndarray x = _array(x_in)
+    cdef cnp.ndarray x = _array(x_in), out
+    cdef Kind k = _float_kind(x, x)
     cdef Layout L
-    cdef Kind k = _float_kind(out, (x,))
-    _build_layout(&L, out, (x,))
+    if op < NEG or op > SQUARE:
+        raise ValueError(f"unary: unknown op {op}")
+    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.PyArray_TYPE(x), 0)
+    if cnp.PyArray_SIZE(out) == 0:
+        return out
+    if _reads_flat(x, x):
+        _flat_layout(&L, cnp.PyArray_SIZE(out))
+        _flat_input(&L, 0, x)
+    else:
+        _build_layout(&L, out, (x,))
+    cdef int num_threads = thread_count(cnp.PyArray_SIZE(out) * work_per_element,
+                                        threshold, threads_for)
     cdef void* po = _data(out)
     cdef const void* px = _data(x)
     with nogil:
@@ -887,27 +1003,42 @@ def unary(int op, x_in, cnp.ndarray out not None, double p0, double p1, int num_
             _unary_run(op, &L, <float*>po, <const float*>px, <float>p0, <float>p1, num_threads)
         else:
             _unary_run(op, &L, <double*>po, <const double*>px, p0, p1, num_threads)
+    return out
 
 
-def compare(int op, a_in, b_in, cnp.ndarray out not None, int num_threads):
-    """out[...] = a <op> b, NumPy broadcasting.
+def compare(int op, a_in, b_in, threshold, threads_for):
+    """a <op> b, NumPy broadcasting; returns a new bool array.
 
     op           IN   a CompareOp
     a, b         IN   arrays of one dtype: float32, float64, int64, int32, uint8
-                      or bool; any strides; shapes that broadcast to out.shape
-    out          OUT  writeable C-contiguous bool array of the broadcast shape
-    num_threads  IN   OpenMP threads; 1 runs serially
+                      or bool (else TypeError; the wrapper widens other dtypes);
+                      any strides; shapes that broadcast
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
+    returns      OUT  a C-contiguous bool array of the broadcast shape
     """
-    cdef cnp.ndarray a = _array(a_in), b = _array(b_in)
-    cdef Layout L
+    cdef cnp.ndarray a = _array(a_in), b = _array(b_in), out
+    cdef cnp.ndarray like = _shape_source(a, b)
     cdef Kind k = _kind(a)
+    cdef Layout L
     if (k == KIND_OTHER or _kind(b) != k
             or cnp.PyArray_ISBOOL(a) != cnp.PyArray_ISBOOL(b)):
         raise TypeError(f"compare: unsupported dtypes {a.dtype}, {b.dtype} "
                         "(need one of float32, float64, int64, int32, uint8, bool)")
-    if cnp.PyArray_TYPE(out) != cnp.NPY_BOOL:
-        raise TypeError("compare: out must be a bool array")
-    _build_layout(&L, out, (a, b))
+    if op < LT or op > NE:
+        raise ValueError(f"compare: unknown op {op}")
+    if _reads_flat(a, like) and _reads_flat(b, like):
+        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.NPY_BOOL, 0)
+        if cnp.PyArray_SIZE(out) == 0:
+            return out
+        _flat_layout(&L, cnp.PyArray_SIZE(out))
+        _flat_input(&L, 0, a)
+        _flat_input(&L, 1, b)
+    else:
+        out = _empty_broadcast((a, b), cnp.NPY_BOOL)
+        if cnp.PyArray_SIZE(out) == 0:
+            return out
+        _build_layout(&L, out, (a, b))
+    cdef int num_threads = thread_count(cnp.PyArray_SIZE(out), threshold, threads_for)
     cdef uint8_t* po = <uint8_t*>_data(out)
     cdef const void* pa = _data(a)
     cdef const void* pb = _data(b)
@@ -922,22 +1053,37 @@ def compare(int op, a_in, b_in, cnp.ndarray out not None, int num_threads):
             _compare_run(op, &L, po, <const int32_t*>pa, <const int32_t*>pb, num_threads)
         else:
             _compare_run(op, &L, po, <const uint8_t*>pa, <const uint8_t*>pb, num_threads)
+    return out
 
 
-def where(cond_in, a_in, b_in, cnp.ndarray out not None, int num_threads):
-    """out[...] = a if cond else b, NumPy broadcasting of all three.
+def where(cond_in, a_in, b_in, threshold, threads_for):
+    """a where cond else b, NumPy broadcasting of all three; returns a new array.
 
-    cond         IN   bool array
-    a, b         IN   float32/float64 arrays of out's dtype
-    out          OUT  writeable C-contiguous array of the broadcast shape
-    num_threads  IN   OpenMP threads; 1 runs serially
+    cond         IN   array, read as bool (a non-bool one is converted: nonzero is True)
+    a, b         IN   float32/float64 arrays of one dtype
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
+    returns      OUT  a C-contiguous array of the broadcast shape and a's dtype
     """
-    cdef cnp.ndarray cond = _array(cond_in), a = _array(a_in), b = _array(b_in)
+    cdef cnp.ndarray cond = _array(cond_in), a = _array(a_in), b = _array(b_in), out
+    cdef Kind k = _float_kind(a, b)
     cdef Layout L
-    cdef Kind k = _float_kind(out, (a, b))
     if cnp.PyArray_TYPE(cond) != cnp.NPY_BOOL:
-        raise TypeError(f"where: cond must be a bool array, got {cond.dtype}")
-    _build_layout(&L, out, (cond, a, b))
+        cond = (<object>cond).astype(bool)
+    cdef cnp.ndarray like = _shape_source(_shape_source(cond, a), b)
+    if _reads_flat(cond, like) and _reads_flat(a, like) and _reads_flat(b, like):
+        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.PyArray_TYPE(a), 0)
+        if cnp.PyArray_SIZE(out) == 0:
+            return out
+        _flat_layout(&L, cnp.PyArray_SIZE(out))
+        _flat_input(&L, 0, cond)
+        _flat_input(&L, 1, a)
+        _flat_input(&L, 2, b)
+    else:
+        out = _empty_broadcast((cond, a, b), cnp.PyArray_TYPE(a))
+        if cnp.PyArray_SIZE(out) == 0:
+            return out
+        _build_layout(&L, out, (cond, a, b))
+    cdef int num_threads = thread_count(cnp.PyArray_SIZE(out), threshold, threads_for)
     cdef void* po = _data(out)
     cdef const uint8_t* pc = <const uint8_t*>_data(cond)
     cdef const void* pa = _data(a)
@@ -947,3 +1093,4 @@ def where(cond_in, a_in, b_in, cnp.ndarray out not None, int num_threads):
             _where_run(&L, <float*>po, pc, <const float*>pa, <const float*>pb, num_threads)
         else:
             _where_run(&L, <double*>po, pc, <const double*>pa, <const double*>pb, num_threads)
+    return out

@@ -1,11 +1,13 @@
 # Shared building blocks of the kernel modules (_elementwise, _reduce,
-# _rowwise, _optim, _index_kernels). Everything here is ``cdef inline ...
-# noexcept nogil``: it is compiled into each module that cimports it, and the
-# C compiler inlines it into the loops, so using a helper costs nothing.
+# _rowwise, _optim, _index_kernels). Everything here is ``cdef inline``: it
+# is compiled into each module that cimports it, and the C compiler inlines
+# it, so using a helper costs nothing. All but the thread policy (at the
+# end) are ``noexcept nogil`` helpers of the loops.
 #
 # ``floating`` is Cython's fused type {float, double}: every helper exists
 # once per dtype, generated from the one source.
 
+from cpython.long cimport PyLong_AsLongAndOverflow
 from cython cimport floating
 from libc.math cimport (
     exp, expf, log, logf, sqrt, sqrtf, tanh, tanhf, sin, sinf, cos, cosf,
@@ -32,6 +34,10 @@ cdef enum:
     # 16: gcc fully unrolls a 16-trip inner loop before the loop vectorizer
     # sees it, and then fails to vectorize the max/min selects.
     LANES = 32
+
+    # The most dims an array can have (NPY_MAXDIMS in NumPy 2): the size of
+    # the per-dim scratch arrays of the kernels that accept any rank.
+    MAX_DIMS = 64
 
 
 # ------------------------------------------------------------------ libm
@@ -208,3 +214,27 @@ cdef inline floating min_lanes(const floating* x, Py_ssize_t n) noexcept nogil:
         best = pick_min(best, x[i])
         i += 1
     return best
+
+
+# ------------------------------------------------------------------ thread policy
+# The entry points of _elementwise, _reduce, _rowwise and _optim take the
+# calling thread's thread policy as two arguments, and decide their thread
+# count with ``thread_count``:
+#
+#   threshold    IN  its parallel threshold, an int >= 0 (quasar.parallel's
+#                    per-thread setting, read by the wrapper)
+#   threads_for  IN  quasar.parallel.threads_for
+#
+# Work below the threshold, the common case, runs on one thread without
+# calling back into Python (a Python call would cost more than a small
+# kernel); only larger work asks threads_for, which applies max_workers and
+# OpenMP's limits. The answer is what threads_for(work) alone would give:
+# it returns 1 below the same threshold itself.
+
+cdef inline int thread_count(Py_ssize_t work, object threshold, object threads_for) except -1:
+    """Threads for a kernel of ``work`` (in elements of an add)."""
+    cdef int overflow
+    cdef long limit = PyLong_AsLongAndOverflow(threshold, &overflow)
+    if overflow > 0 or work < limit:       # (a threshold too big for a C long: never reached)
+        return 1
+    return threads_for(work)

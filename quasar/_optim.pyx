@@ -11,11 +11,14 @@ dtype exactly where the NumPy reference's arithmetic does it, so the two
 backends agree to the last bit (see adam_step for the one float64 detour).
 """
 
+cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt
 
-from quasar._kernels cimport CHUNK, q_sqrt
+from quasar._kernels cimport CHUNK, q_sqrt, thread_count
+
+cnp.import_array()
 
 
 cdef void _sgd_chunk(floating* param, const floating* grad, floating* buf, Py_ssize_t n,
@@ -50,43 +53,6 @@ cdef inline void _sgd_item(floating* param, const floating* grad, floating* buf,
                min(<Py_ssize_t>CHUNK, n - start),
                <floating>lr, <floating>weight_decay, <floating>momentum,
                <floating>(1 - dampening), weight_decay != 0, buf != NULL, nesterov, first)
-
-
-def sgd_step(floating[::1] param, const floating[::1] grad, floating[::1] buf,
-             double lr, double momentum, double dampening, double weight_decay,
-             bint nesterov, bint first, int num_threads):
-    """PyTorch's SGD, in place.
-
-    param        IN/OUT  (n,) contiguous parameter
-    grad         IN      (n,) its gradient
-    buf          IN/OUT  (n,) momentum buffer, or None when momentum == 0
-    lr, momentum, dampening, weight_decay, nesterov
-                 IN      the hyper-parameters
-    first        IN      True on the first step (buf is then overwritten with d)
-    num_threads  IN      OpenMP threads; 1 runs serially
-    """
-    cdef Py_ssize_t n = param.shape[0], n_chunks, c
-    cdef bint use_momentum = momentum != 0
-    cdef floating* buf_ptr = NULL
-    if grad.shape[0] != n:
-        raise ValueError("sgd_step: param and grad differ in size")
-    if use_momentum:
-        if buf is None or buf.shape[0] != n:
-            raise ValueError("sgd_step: momentum needs a buffer of param's size")
-    if n == 0:
-        return
-    if use_momentum:
-        buf_ptr = &buf[0]
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    with nogil:
-        if num_threads > 1:
-            for c in prange(n_chunks, schedule='static', num_threads=num_threads):
-                _sgd_item(&param[0], &grad[0], buf_ptr, n, c, lr, momentum, dampening,
-                          weight_decay, nesterov, first)
-        else:
-            for c in range(n_chunks):
-                _sgd_item(&param[0], &grad[0], buf_ptr, n, c, lr, momentum, dampening,
-                          weight_decay, nesterov, first)
 
 
 cdef void _adam_chunk(floating* param, const floating* grad, floating* m, floating* v,
@@ -131,33 +97,151 @@ cdef inline void _adam_item(floating* param, const floating* grad, floating* m, 
                 <floating>(lr / bias1), sqrt_bias2, eps)
 
 
-def adam_step(floating[::1] param, const floating[::1] grad, floating[::1] m,
-              floating[::1] v, double lr, double beta1, double beta2, double eps,
-              double weight_decay, bint decoupled, double bias1, double bias2,
-              int num_threads):
+# ------------------------------------------------------------------ entry points
+# ndarrays of any shape, updated in place (no typed memoryviews: acquiring
+# one costs ~0.2 us, and a step acquires four or five per parameter). A
+# parameter or state array the loops cannot write directly (not C-contiguous,
+# say a transposed view) is updated through a contiguous copy that is then
+# written back. The thread count: ``thread_count``, the thread policy of
+# _kernels.pxd, with the parameter's elements as the work.
+
+cdef int _float_type(cnp.ndarray param) except -1:
+    """param's type number, if it is float32 or float64; else TypeError."""
+    cdef int typenum = cnp.PyArray_TYPE(param)
+    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
+        raise TypeError(f"expected a float32 or float64 parameter, got {param.dtype}")
+    return typenum
+
+
+cdef cnp.ndarray _updatable(cnp.ndarray x, int typenum, Py_ssize_t size, str name):
+    """x itself if the loops can update it in place (C-contiguous, aligned,
+    native, writeable, of typenum); else a C-contiguous copy for _write_back."""
+    if cnp.PyArray_TYPE(x) != typenum:
+        raise TypeError(f"{name} is {x.dtype}, the parameter {cnp.PyArray_DescrFromType(typenum)}")
+    if cnp.PyArray_SIZE(x) != size:
+        raise ValueError(f"{name} has {cnp.PyArray_SIZE(x)} elements, the parameter {size}")
+    if cnp.PyArray_ISCARRAY(x) and cnp.PyArray_ISNOTSWAPPED(x):
+        return x
+    if not cnp.PyArray_ISWRITEABLE(x):
+        raise ValueError(f"{name} is read-only")
+    return cnp.PyArray_FROM_OTF(x, typenum, cnp.NPY_ARRAY_CARRAY | cnp.NPY_ARRAY_ENSURECOPY)
+
+
+cdef cnp.ndarray _readable(object x, int typenum, Py_ssize_t size, str name):
+    """x as a C-contiguous aligned native array of typenum (x itself when it is one)."""
+    cdef cnp.ndarray arr = cnp.PyArray_FROM_OTF(x, typenum, cnp.NPY_ARRAY_CARRAY_RO)
+    if cnp.PyArray_SIZE(arr) != size:
+        raise ValueError(f"{name} has {cnp.PyArray_SIZE(arr)} elements, the parameter {size}")
+    return arr
+
+
+cdef int _write_back(cnp.ndarray original, cnp.ndarray updated) except -1:
+    """Finish an update that went through a copy (see _updatable)."""
+    if updated is not original:
+        cnp.PyArray_CopyInto(original, updated)
+    return 0
+
+
+cdef void _sgd_run(floating* param, const floating* grad, floating* buf, Py_ssize_t n,
+                   double lr, double momentum, double dampening, double weight_decay,
+                   bint nesterov, bint first, int num_threads) noexcept nogil:
+    cdef Py_ssize_t c, n_chunks = (n + CHUNK - 1) // CHUNK
+    if num_threads > 1:
+        for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+            _sgd_item(param, grad, buf, n, c, lr, momentum, dampening, weight_decay, nesterov, first)
+    else:
+        for c in range(n_chunks):
+            _sgd_item(param, grad, buf, n, c, lr, momentum, dampening, weight_decay, nesterov, first)
+
+
+def sgd_step(cnp.ndarray param not None, grad, cnp.ndarray buf, double lr, double momentum,
+             double dampening, double weight_decay, bint nesterov, bint first,
+             threshold, threads_for):
+    """PyTorch's SGD, in place.
+
+    param        IN/OUT  float32/float64 parameter, any shape and strides
+    grad         IN      its gradient: as many elements, the same dtype
+    buf          IN/OUT  momentum buffer like param, or None when momentum == 0
+    lr, momentum, dampening, weight_decay, nesterov
+                 IN      the hyper-parameters
+    first        IN      True on the first step (buf is then overwritten with d)
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
+    """
+    cdef int typenum = _float_type(param)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
+    cdef bint use_momentum = momentum != 0
+    if use_momentum and buf is None:
+        raise ValueError("sgd_step: momentum != 0 needs a momentum buffer")
+    cdef cnp.ndarray p = _updatable(param, typenum, n, "param")
+    cdef cnp.ndarray g = _readable(grad, typenum, n, "grad")
+    cdef cnp.ndarray b = _updatable(buf, typenum, n, "buf") if use_momentum else None
+    if n == 0:
+        return
+    cdef int num_threads = thread_count(n, threshold, threads_for)
+    cdef void* pp = cnp.PyArray_DATA(p)
+    cdef const void* pg = cnp.PyArray_DATA(g)
+    cdef void* pb = cnp.PyArray_DATA(b) if use_momentum else NULL
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            _sgd_run(<float*>pp, <const float*>pg, <float*>pb, n, lr, momentum, dampening,
+                     weight_decay, nesterov, first, num_threads)
+        else:
+            _sgd_run(<double*>pp, <const double*>pg, <double*>pb, n, lr, momentum, dampening,
+                     weight_decay, nesterov, first, num_threads)
+    _write_back(param, p)
+    if use_momentum:
+        _write_back(buf, b)
+
+
+cdef void _adam_run(floating* param, const floating* grad, floating* m, floating* v,
+                    Py_ssize_t n, double lr, double beta1, double beta2, double eps,
+                    double weight_decay, bint decoupled, double bias1, double sqrt_bias2,
+                    int num_threads) noexcept nogil:
+    cdef Py_ssize_t c, n_chunks = (n + CHUNK - 1) // CHUNK
+    if num_threads > 1:
+        for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+            _adam_item(param, grad, m, v, n, c, lr, beta1, beta2, eps, weight_decay, decoupled,
+                       bias1, sqrt_bias2)
+    else:
+        for c in range(n_chunks):
+            _adam_item(param, grad, m, v, n, c, lr, beta1, beta2, eps, weight_decay, decoupled,
+                       bias1, sqrt_bias2)
+
+
+def adam_step(cnp.ndarray param not None, grad, cnp.ndarray m not None, cnp.ndarray v not None,
+              double lr, double beta1, double beta2, double eps, double weight_decay,
+              bint decoupled, double bias1, double bias2, threshold, threads_for):
     """PyTorch's Adam (decoupled=False) / AdamW (decoupled=True), in place.
 
-    param        IN/OUT  (n,) contiguous parameter
-    grad         IN      (n,) its gradient
-    m, v         IN/OUT  (n,) first and second moment estimates
+    param        IN/OUT  float32/float64 parameter, any shape and strides
+    grad         IN      its gradient: as many elements, the same dtype
+    m, v         IN/OUT  first and second moment estimates, like param
     lr, beta1, beta2, eps, weight_decay, decoupled
                  IN      the hyper-parameters
     bias1, bias2 IN      1 - beta1**step and 1 - beta2**step
-    num_threads  IN      OpenMP threads; 1 runs serially
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
     """
-    cdef Py_ssize_t n = param.shape[0], n_chunks, c
+    cdef int typenum = _float_type(param)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
     cdef double sqrt_bias2 = sqrt(bias2)      # as np.sqrt(bias2): correctly rounded
-    if grad.shape[0] != n or m.shape[0] != n or v.shape[0] != n:
-        raise ValueError("adam_step: param, grad, m and v differ in size")
+    cdef cnp.ndarray p = _updatable(param, typenum, n, "param")
+    cdef cnp.ndarray g = _readable(grad, typenum, n, "grad")
+    cdef cnp.ndarray m1 = _updatable(m, typenum, n, "m")
+    cdef cnp.ndarray v1 = _updatable(v, typenum, n, "v")
     if n == 0:
         return
-    n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef int num_threads = thread_count(n, threshold, threads_for)
+    cdef void* pp = cnp.PyArray_DATA(p)
+    cdef const void* pg = cnp.PyArray_DATA(g)
+    cdef void* pm = cnp.PyArray_DATA(m1)
+    cdef void* pv = cnp.PyArray_DATA(v1)
     with nogil:
-        if num_threads > 1:
-            for c in prange(n_chunks, schedule='static', num_threads=num_threads):
-                _adam_item(&param[0], &grad[0], &m[0], &v[0], n, c, lr, beta1, beta2, eps,
-                           weight_decay, decoupled, bias1, sqrt_bias2)
+        if typenum == cnp.NPY_FLOAT:
+            _adam_run(<float*>pp, <const float*>pg, <float*>pm, <float*>pv, n, lr, beta1, beta2,
+                      eps, weight_decay, decoupled, bias1, sqrt_bias2, num_threads)
         else:
-            for c in range(n_chunks):
-                _adam_item(&param[0], &grad[0], &m[0], &v[0], n, c, lr, beta1, beta2, eps,
-                           weight_decay, decoupled, bias1, sqrt_bias2)
+            _adam_run(<double*>pp, <const double*>pg, <double*>pm, <double*>pv, n, lr, beta1,
+                      beta2, eps, weight_decay, decoupled, bias1, sqrt_bias2, num_threads)
+    _write_back(param, p)
+    _write_back(m, m1)
+    _write_back(v, v1)

@@ -1,22 +1,29 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Row-wise kernels: the softmax family and cross-entropy.
 
-Every kernel here sees a C-contiguous (rows, n) matrix: the wrapper moves the
-softmax axis last (copying only if that is not already contiguous). One row
-is one unit of work; rows run in parallel, and each row is handled by a
-single thread in a fixed order, so results do not depend on the thread count.
+Every kernel here walks C-contiguous rows: the softmax family the last
+axis of its input (the wrapper swaps the softmax axis there), cross-entropy
+the rows of an (N, C) matrix; an input that is not C-contiguous is copied
+first. One row is one unit of work; rows run in parallel, and each row is
+handled by a single thread in a fixed order, so results do not depend on
+the thread count.
 
 Numerical stability: every exp is of ``x - max(row)`` (<= 0), so nothing
 overflows, even for logits of +-1e4. Row sums use the lane scheme of
 ``_kernels.sum_contiguous`` (float32 lanes, combined in double).
 """
 
+cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport NAN
 from libc.stdint cimport int64_t
 
-from quasar._kernels cimport q_exp, q_log, max_lanes, sum_contiguous, sum_lanes, dot_lanes
+from quasar._kernels cimport (
+    q_exp, q_log, max_lanes, sum_contiguous, sum_lanes, dot_lanes, thread_count,
+)
+
+cnp.import_array()
 
 
 cpdef enum RowOp:
@@ -146,118 +153,240 @@ cdef inline Py_ssize_t _cross_entropy_backward_item(const floating* logits, cons
     return 0
 
 
-# ------------------------------------------------------------------ entry points
+# ------------------------------------------------------------------ whole matrices
 # Rows in parallel when num_threads > 1; with one thread a plain loop, no
 # parallel region.
 
-def softmax_rows(int op, const floating[:, ::1] x, floating[:, ::1] out, int num_threads):
-    """Softmax or log-softmax of every row.
+cdef void _softmax_run(int op, const floating* x, floating* out, Py_ssize_t rows, Py_ssize_t n,
+                       int num_threads) noexcept nogil:
+    cdef Py_ssize_t i
+    if num_threads > 1:
+        for i in prange(rows, schedule='static', num_threads=num_threads):
+            _softmax_item(op, x, out, n, i)
+    else:
+        for i in range(rows):
+            _softmax_item(op, x, out, n, i)
+
+
+cdef void _softmax_backward_run(int op, const floating* y, const floating* g, floating* out,
+                                Py_ssize_t rows, Py_ssize_t n, int num_threads) noexcept nogil:
+    cdef Py_ssize_t i
+    if num_threads > 1:
+        for i in prange(rows, schedule='static', num_threads=num_threads):
+            _softmax_backward_item(op, y, g, out, n, i)
+    else:
+        for i in range(rows):
+            _softmax_backward_item(op, y, g, out, n, i)
+
+
+cdef Py_ssize_t _cross_entropy_run(const floating* logits, const int64_t* target, floating* loss,
+                                   floating* lse, Py_ssize_t N, Py_ssize_t C,
+                                   int num_threads) noexcept nogil:
+    """Every row; returns the number of bad targets."""
+    cdef Py_ssize_t i, bad = 0
+    if num_threads > 1:
+        for i in prange(N, schedule='static', num_threads=num_threads):
+            bad += _cross_entropy_item(logits, target, loss, lse, C, i)
+    else:
+        for i in range(N):
+            bad += _cross_entropy_item(logits, target, loss, lse, C, i)
+    return bad
+
+
+cdef Py_ssize_t _cross_entropy_backward_run(const floating* logits, const int64_t* target,
+                                            const floating* lse, const floating* g, floating* out,
+                                            Py_ssize_t N, Py_ssize_t C,
+                                            int num_threads) noexcept nogil:
+    """Every row; returns the number of bad targets."""
+    cdef Py_ssize_t i, bad = 0
+    if num_threads > 1:
+        for i in prange(N, schedule='static', num_threads=num_threads):
+            bad += _cross_entropy_backward_item(logits, target, lse, g, out, C, i)
+    else:
+        for i in range(N):
+            bad += _cross_entropy_backward_item(logits, target, lse, g, out, C, i)
+    return bad
+
+
+# ------------------------------------------------------------------ entry points
+# ndarrays in, new arrays out (no typed memoryviews: acquiring one costs
+# ~0.2 us, more than the whole kernel on a small tensor). Each entry checks
+# shapes and dtypes, makes its inputs C-contiguous (a copy only when they are
+# not), allocates its outputs and picks its thread count (``thread_count``:
+# the thread policy of _kernels.pxd, with the elements as the work).
+
+cdef cnp.ndarray _c_array(object x, int typenum):
+    """x as a C-contiguous, aligned, native array of typenum (x itself when it is one)."""
+    if (cnp.PyArray_Check(x) and cnp.PyArray_TYPE(<cnp.ndarray>x) == typenum
+            and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>x) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x)):
+        return <cnp.ndarray>x
+    return cnp.PyArray_FROM_OTF(x, typenum, cnp.NPY_ARRAY_CARRAY_RO | cnp.NPY_ARRAY_FORCECAST)
+
+
+cdef int _float_type(cnp.ndarray x) except -1:
+    """x's type number, if it is float32 or float64; else TypeError."""
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
+        raise TypeError(f"expected a float32 or float64 array, got {x.dtype}")
+    return typenum
+
+
+cdef inline Py_ssize_t _row_length(cnp.ndarray x) noexcept:
+    """The length of x's rows (its last axis; 1 for a 0-d array)."""
+    cdef int nd = cnp.PyArray_NDIM(x)
+    return cnp.PyArray_DIMS(x)[nd - 1] if nd > 0 else 1
+
+
+def softmax(int op, cnp.ndarray x not None, threshold, threads_for):
+    """Softmax or log-softmax along the last axis; returns a new array.
 
     op           IN   SOFTMAX or LOG_SOFTMAX
-    x            IN   (rows, n) C-contiguous
-    out          OUT  (rows, n) C-contiguous, same dtype
-    num_threads  IN   OpenMP threads; 1 runs serially
+    x            IN   float32/float64, any shape and strides; each row (along
+                      the last axis) is one softmax
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
+    returns      OUT  C-contiguous, x's shape and dtype
     """
-    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], i
-    if out.shape[0] != rows or out.shape[1] != n:
-        raise ValueError("softmax_rows: out must have x's shape")
+    cdef int typenum = _float_type(x)
+    cdef Py_ssize_t n, size
     if op != SOFTMAX and op != LOG_SOFTMAX:
-        raise ValueError("softmax_rows: op must be SOFTMAX or LOG_SOFTMAX")
-    if rows == 0 or n == 0:
-        return
+        raise ValueError("softmax: op must be SOFTMAX or LOG_SOFTMAX")
+    x = _c_array(x, typenum)
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), typenum, 0)
+    size, n = cnp.PyArray_SIZE(x), _row_length(x)
+    if size == 0:
+        return out
+    cdef int num_threads = thread_count(size, threshold, threads_for)
+    cdef const void* px = cnp.PyArray_DATA(x)
+    cdef void* po = cnp.PyArray_DATA(out)
     with nogil:
-        if num_threads > 1:
-            for i in prange(rows, schedule='static', num_threads=num_threads):
-                _softmax_item(op, &x[0, 0], &out[0, 0], n, i)
+        if typenum == cnp.NPY_FLOAT:
+            _softmax_run(op, <const float*>px, <float*>po, size // n, n, num_threads)
         else:
-            for i in range(rows):
-                _softmax_item(op, &x[0, 0], &out[0, 0], n, i)
+            _softmax_run(op, <const double*>px, <double*>po, size // n, n, num_threads)
+    return out
 
 
-def softmax_backward_rows(int op, const floating[:, ::1] y, const floating[:, ::1] g,
-                          floating[:, ::1] out, int num_threads):
-    """dL/dx of softmax or log-softmax, row by row.
+def softmax_backward(int op, cnp.ndarray y not None, cnp.ndarray g not None,
+                     threshold, threads_for):
+    """dL/dx of softmax or log-softmax along the last axis; returns a new array.
 
     op           IN   SOFTMAX_BACKWARD or LOG_SOFTMAX_BACKWARD
-    y            IN   (rows, n) the forward output, C-contiguous
-    g            IN   (rows, n) the upstream gradient, C-contiguous
-    out          OUT  (rows, n) C-contiguous, same dtype
-    num_threads  IN   OpenMP threads; 1 runs serially
+    y            IN   the forward output; float32/float64, any strides
+    g            IN   the upstream gradient, y's shape and dtype
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
+    returns      OUT  C-contiguous, y's shape and dtype
     """
-    cdef Py_ssize_t rows = y.shape[0], n = y.shape[1], i
-    if (g.shape[0] != rows or g.shape[1] != n
-            or out.shape[0] != rows or out.shape[1] != n):
-        raise ValueError("softmax_backward_rows: y, g and out must have one shape")
+    cdef int typenum = _float_type(y)
+    cdef Py_ssize_t n, size
     if op != SOFTMAX_BACKWARD and op != LOG_SOFTMAX_BACKWARD:
-        raise ValueError("softmax_backward_rows: op must be a *_BACKWARD RowOp")
-    if rows == 0 or n == 0:
-        return
+        raise ValueError("softmax_backward: op must be a *_BACKWARD RowOp")
+    if cnp.PyArray_TYPE(g) != typenum:
+        raise TypeError(f"softmax_backward: dtype mismatch, y {y.dtype} and g {g.dtype}")
+    if (<object>y).shape != (<object>g).shape:
+        raise ValueError(f"softmax_backward: y {(<object>y).shape} and g {(<object>g).shape} differ in shape")
+    y, g = _c_array(y, typenum), _c_array(g, typenum)
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(y), cnp.PyArray_DIMS(y), typenum, 0)
+    size, n = cnp.PyArray_SIZE(y), _row_length(y)
+    if size == 0:
+        return out
+    cdef int num_threads = thread_count(size, threshold, threads_for)
+    cdef const void* py = cnp.PyArray_DATA(y)
+    cdef const void* pg = cnp.PyArray_DATA(g)
+    cdef void* po = cnp.PyArray_DATA(out)
     with nogil:
-        if num_threads > 1:
-            for i in prange(rows, schedule='static', num_threads=num_threads):
-                _softmax_backward_item(op, &y[0, 0], &g[0, 0], &out[0, 0], n, i)
+        if typenum == cnp.NPY_FLOAT:
+            _softmax_backward_run(op, <const float*>py, <const float*>pg, <float*>po,
+                                  size // n, n, num_threads)
         else:
-            for i in range(rows):
-                _softmax_backward_item(op, &y[0, 0], &g[0, 0], &out[0, 0], n, i)
+            _softmax_backward_run(op, <const double*>py, <const double*>pg, <double*>po,
+                                  size // n, n, num_threads)
+    return out
 
 
-def cross_entropy(const floating[:, ::1] logits, const int64_t[::1] target,
-                  floating[::1] loss, floating[::1] lse, int num_threads):
+def cross_entropy(cnp.ndarray logits not None, target, threshold, threads_for):
     """Per-row negative log-likelihood, one fused pass per row.
 
-    logits       IN   (N, C) C-contiguous, C >= 1
-    target       IN   (N,) int64 class indices
-    loss         OUT  (N,) lse[i] - logits[i, target[i]]
-    lse          OUT  (N,) log-sum-exp of each row (kept for the backward)
-    num_threads  IN   OpenMP threads; 1 runs serially
-    Returns the number of targets outside [0, C) (their rows get NaN); the
-    wrapper raises if it is not 0, so a bad target never reads out of bounds.
+    logits       IN   (N, C) float32/float64, any strides, C >= 1 unless N == 0
+    target       IN   (N,) integer class indices (read as int64)
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
+    returns      OUT  (loss, lse), both (N,) of logits' dtype: loss[i] =
+                      lse[i] - logits[i, target[i]], lse[i] the log-sum-exp of
+                      row i (kept for the backward)
+    IndexError if a target is outside [0, C): checked per row, so a bad
+    target never reads out of bounds.
     """
-    cdef Py_ssize_t N = logits.shape[0], C = logits.shape[1], i
-    cdef Py_ssize_t bad = 0
-    if target.shape[0] != N or loss.shape[0] != N or lse.shape[0] != N:
-        raise ValueError("cross_entropy: target, loss and lse must have N elements")
+    cdef int typenum = _float_type(logits)
+    if cnp.PyArray_NDIM(logits) != 2:
+        raise ValueError(f"cross_entropy: logits must be (N, C), got {(<object>logits).shape}")
+    logits = _c_array(logits, typenum)
+    cdef cnp.ndarray targets = _c_array(target, cnp.NPY_INT64)
+    cdef cnp.npy_intp N = cnp.PyArray_DIMS(logits)[0], C = cnp.PyArray_DIMS(logits)[1]
+    cdef Py_ssize_t bad
+    if cnp.PyArray_NDIM(targets) != 1 or cnp.PyArray_DIMS(targets)[0] != N:
+        raise ValueError(f"cross_entropy: target must be ({N},), got {(<object>targets).shape}")
+    cdef cnp.ndarray loss = cnp.PyArray_EMPTY(1, &N, typenum, 0)
+    cdef cnp.ndarray lse = cnp.PyArray_EMPTY(1, &N, typenum, 0)
     if N == 0:
-        return 0
+        return loss, lse
     if C == 0:
         raise ValueError("cross_entropy: logits have no classes")
+    cdef int num_threads = thread_count(cnp.PyArray_SIZE(logits), threshold, threads_for)
+    cdef const void* px = cnp.PyArray_DATA(logits)
+    cdef const int64_t* pt = <const int64_t*>cnp.PyArray_DATA(targets)
+    cdef void* pl = cnp.PyArray_DATA(loss)
+    cdef void* pe = cnp.PyArray_DATA(lse)
     with nogil:
-        if num_threads > 1:
-            for i in prange(N, schedule='static', num_threads=num_threads):
-                bad += _cross_entropy_item(&logits[0, 0], &target[0], &loss[0], &lse[0], C, i)
+        if typenum == cnp.NPY_FLOAT:
+            bad = _cross_entropy_run(<const float*>px, pt, <float*>pl, <float*>pe, N, C, num_threads)
         else:
-            for i in range(N):
-                bad += _cross_entropy_item(&logits[0, 0], &target[0], &loss[0], &lse[0], C, i)
-    return bad
+            bad = _cross_entropy_run(<const double*>px, pt, <double*>pl, <double*>pe, N, C, num_threads)
+    if bad:
+        raise IndexError(f"cross_entropy: {bad} target(s) outside [0, {C})")
+    return loss, lse
 
 
-def cross_entropy_backward(const floating[:, ::1] logits, const int64_t[::1] target,
-                           const floating[::1] lse, const floating[::1] g,
-                           floating[:, ::1] out, int num_threads):
+def cross_entropy_backward(cnp.ndarray logits not None, target, lse, g,
+                           threshold, threads_for):
     """dL/dlogits = g[i] * (softmax(logits[i]) - one_hot(target[i])), row by row.
 
-    logits       IN   (N, C) C-contiguous
-    target       IN   (N,) int64 class indices
+    logits       IN   (N, C) float32/float64, any strides
+    target       IN   (N,) integer class indices (read as int64)
     lse          IN   (N,) log-sum-exp of each row, from cross_entropy
     g            IN   (N,) upstream gradient of each row's loss
-    out          OUT  (N, C) C-contiguous, same dtype
-    num_threads  IN   OpenMP threads; 1 runs serially
-    Returns the number of targets outside [0, C) (their rows get NaN).
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
+    returns      OUT  (N, C) C-contiguous, logits' dtype
+    IndexError if a target is outside [0, C).
     """
-    cdef Py_ssize_t N = logits.shape[0], C = logits.shape[1], i
-    cdef Py_ssize_t bad = 0
-    if (target.shape[0] != N or lse.shape[0] != N or g.shape[0] != N
-            or out.shape[0] != N or out.shape[1] != C):
-        raise ValueError("cross_entropy_backward: inconsistent shapes")
+    cdef int typenum = _float_type(logits)
+    if cnp.PyArray_NDIM(logits) != 2:
+        raise ValueError(f"cross_entropy_backward: logits must be (N, C), got {(<object>logits).shape}")
+    logits = _c_array(logits, typenum)
+    cdef cnp.ndarray targets = _c_array(target, cnp.NPY_INT64)
+    cdef cnp.ndarray lse_rows = _c_array(lse, typenum)
+    cdef cnp.ndarray g_rows = _c_array(g, typenum)
+    cdef cnp.npy_intp N = cnp.PyArray_DIMS(logits)[0], C = cnp.PyArray_DIMS(logits)[1]
+    cdef Py_ssize_t bad
+    cdef cnp.ndarray arr
+    for arr in (targets, lse_rows, g_rows):
+        if cnp.PyArray_NDIM(arr) != 1 or cnp.PyArray_DIMS(arr)[0] != N:
+            raise ValueError(f"cross_entropy_backward: target, lse and g must be ({N},), "
+                             f"got {(<object>arr).shape}")
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(logits), typenum, 0)
     if N == 0 or C == 0:
-        return 0
+        return out
+    cdef int num_threads = thread_count(cnp.PyArray_SIZE(logits), threshold, threads_for)
+    cdef const void* px = cnp.PyArray_DATA(logits)
+    cdef const int64_t* pt = <const int64_t*>cnp.PyArray_DATA(targets)
+    cdef const void* pe = cnp.PyArray_DATA(lse_rows)
+    cdef const void* pg = cnp.PyArray_DATA(g_rows)
+    cdef void* po = cnp.PyArray_DATA(out)
     with nogil:
-        if num_threads > 1:
-            for i in prange(N, schedule='static', num_threads=num_threads):
-                bad += _cross_entropy_backward_item(&logits[0, 0], &target[0], &lse[0], &g[0],
-                                                    &out[0, 0], C, i)
+        if typenum == cnp.NPY_FLOAT:
+            bad = _cross_entropy_backward_run(<const float*>px, pt, <const float*>pe, <const float*>pg,
+                                              <float*>po, N, C, num_threads)
         else:
-            for i in range(N):
-                bad += _cross_entropy_backward_item(&logits[0, 0], &target[0], &lse[0], &g[0],
-                                                    &out[0, 0], C, i)
-    return bad
+            bad = _cross_entropy_backward_run(<const double*>px, pt, <const double*>pe,
+                                              <const double*>pg, <double*>po, N, C, num_threads)
+    if bad:
+        raise IndexError(f"cross_entropy_backward: {bad} target(s) outside [0, {C})")
+    return out

@@ -203,12 +203,68 @@ def test_binary_returns_a_new_array():
     assert out.flags.c_contiguous and out.flags.writeable
 
 
+# Shapes at the edge of the elementwise kernels' flat fast path (C-contiguous
+# operands of one shape, or a single element with no more dims than the
+# other): the fast path and the general layout must agree on all of them.
+NEAR_FLAT = [
+    ((16,), (16,)),
+    ((16,), ()),
+    ((), (16,)),
+    ((16,), (1,)),
+    ((16,), (1, 1)),  # a single element with more dims: the output is (1, 16)
+    ((1, 1), (16,)),
+    ((1, 1, 1), ()),
+    ((), (1,)),
+    ((), ()),
+    ((4, 4), (1, 1)),
+    ((4, 4), (4, 1)),  # same ndim, another shape: a broadcast
+    ((4, 4), (1, 4)),
+    ((0,), ()),
+    ((0, 3), (0, 3)),
+    ((), (0, 3)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", NEAR_FLAT, ids=str)
+def test_binary_at_the_edge_of_the_fast_path(shapes, dtype, mode):
+    a = random(shapes[0], dtype, seed=62)
+    b = random(shapes[1], dtype, seed=63)
+    for op in BINARY:
+        assert_same(getattr(C, op)(a, b), getattr(R, op)(a, b))
+    if a.ndim == 2 and a.size > 1:  # the same shapes, not contiguous: the general path
+        assert_same(C.mul(a.T, b), R.mul(a.T, b))
+    assert_same(C.gt(a, b), R.gt(a, b))
+    cond = random(np.broadcast_shapes(*shapes), dtype, seed=64) > 0
+    assert_same(C.where(cond, a, b), R.where(cond, a, b))
+
+
+def test_binary_accepts_numpy_scalars():
+    a = random(5, np.float32, seed=65)
+    assert_same(C.mul(a, np.float32(2.5)), R.mul(a, np.float32(2.5)))
+    assert_same(C.sub(np.float32(1), a), R.sub(np.float32(1), a))
+
+
+def _unaligned(n, dtype):
+    """A 1-D array whose data pointer is not a multiple of the item size."""
+    raw = np.zeros(n * np.dtype(dtype).itemsize + 1, np.uint8)
+    return raw[1:].view(dtype)
+
+
 def test_binary_rejects_what_it_cannot_read():
     a = np.ones(4, np.float32)
     with pytest.raises(TypeError):
         C.add(a, np.ones(4, np.float64))
+    with pytest.raises(TypeError):  # not native byte order
+        C.add(a, np.ones(4, ">f4"))
     with pytest.raises(ValueError):
         C.add(a, np.ones(3, np.float32))
+    with pytest.raises(ValueError):
+        C.add(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32))
+    with pytest.raises(ValueError):  # an unaligned operand is refused, not read
+        C.add(a, _unaligned(4, np.float32))
+    with pytest.raises(ValueError):
+        C.exp(_unaligned(4, np.float32))
 
 
 # ---------------------------------------------------------------- unary
@@ -309,6 +365,20 @@ def test_compare(op, shapes, dtype, mode):
         assert_same(getattr(C, op)(a.T, b.T), getattr(R, op)(a.T, b.T))
 
 
+def test_compare_widens_odd_dtypes_and_refuses_uint64():
+    a = np.arange(6, dtype=np.int16)
+    assert_same(C.lt(a, np.int8(3) * np.ones((), np.int8)), R.lt(a, np.int8(3)))
+    assert_same(C.eq(a.astype(np.float32), a), R.eq(a.astype(np.float32), a))
+    with pytest.raises(TypeError):
+        C.lt(np.arange(3, dtype=np.uint64), np.arange(3, dtype=np.uint64))
+
+
+def test_where_reads_a_non_bool_condition_as_nonzero():
+    cond = np.array([0.0, 2.0, -1.0, 0.0], np.float32)
+    a, b = np.ones(4, np.float32), np.zeros(4, np.float32)
+    assert_same(C.where(cond, a, b), R.where(cond != 0, a, b))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_compare_nan(dtype):
     a = np.array([np.nan, 1.0, np.nan, np.inf], dtype)
@@ -401,6 +471,24 @@ def test_reductions_of_empty_arrays(dtype):
         C.max(x, (0,))
 
 
+def test_reductions_copy_what_they_cannot_read_directly():
+    x = random((5, 6), np.float32, seed=66)
+    for view in (x.astype(">f4"), x[:, ::2], x.T):  # byte-swapped, strided, transposed
+        for axes in [(0,), (1,), (0, 1)]:
+            np.testing.assert_allclose(C.sum(view, axes), R.sum(np.asarray(view, np.float32), axes),
+                                       **CLOSE[np.float32])
+            assert_same(C.max(view, axes), R.max(np.asarray(view, np.float32), axes))
+
+
+def test_reductions_reject_bad_axes_and_dtypes():
+    x = np.ones((2, 3), np.float32)
+    for axes in [(2,), (0, 0), (-1,)]:
+        with pytest.raises(ValueError):
+            C.sum(x, axes)
+    with pytest.raises(TypeError):
+        C.sum(np.ones(3, np.int64), (0,))
+
+
 def test_full_reduction_is_bit_identical_for_any_thread_count():
     from quasar import _reduce
 
@@ -417,13 +505,15 @@ def test_full_reduction_is_bit_identical_for_any_thread_count():
     for workers in (2, 16):
         for got, want in zip(results[workers], results[1]):
             assert got.tobytes() == want.tobytes()
-    # straight at the kernel, with more threads than this machine has cores
-    serial, threaded = np.empty(1, np.float32), np.empty(1, np.float32)
-    _reduce.reduce_all(_reduce.ReduceOp.SUM, x, serial, 1)
+    # straight at the kernel, with more threads than this machine has cores: a
+    # thread policy of threshold 0 and a threads_for that always answers `threads`
+    def full_sum(threads):
+        return _reduce.reduce(_reduce.ReduceOp.SUM, x, (0,), False, 1, 0, lambda work: threads)
+
+    serial = full_sum(1)
     for threads in (2, 3, 16):
-        _reduce.reduce_all(_reduce.ReduceOp.SUM, x, threaded, threads)
-        assert threaded.tobytes() == serial.tobytes()
-    np.testing.assert_allclose(serial[0], x.astype(np.float64).sum(), rtol=1e-6)
+        assert full_sum(threads).tobytes() == serial.tobytes()
+    np.testing.assert_allclose(serial, x.astype(np.float64).sum(), rtol=1e-6)
 
 
 # ---------------------------------------------------------------- softmax family
@@ -556,6 +646,25 @@ def test_adam_steps_match_reference(weight_decay, decoupled, shape, dtype, mode)
         assert_same(got, want)
 
 
+def test_optimizers_reject_what_they_cannot_update():
+    param, grad = np.ones(6, np.float32), np.ones(6, np.float32)
+    frozen = param.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError):
+        C.sgd_step(frozen, grad, None, 0.1, 0.0, 0.0, 0.0, False, False)
+    with pytest.raises(ValueError):
+        C.sgd_step(frozen[::2], grad[:3], None, 0.1, 0.0, 0.0, 0.0, False, False)
+    with pytest.raises(ValueError):  # momentum without a buffer
+        C.sgd_step(param, grad, None, 0.1, 0.9, 0.0, 0.0, False, False)
+    with pytest.raises(ValueError):  # sizes differ
+        C.adam_step(param, grad[:5], np.zeros(6, np.float32), np.zeros(6, np.float32), 1,
+                    1e-3, 0.9, 0.999, 1e-8, 0.0, False)
+    with pytest.raises(TypeError):  # state of another dtype
+        C.adam_step(param, grad, np.zeros(6, np.float64), np.zeros(6, np.float32), 1,
+                    1e-3, 0.9, 0.999, 1e-8, 0.0, False)
+    np.testing.assert_array_equal(param, 1)  # nothing was updated
+
+
 def test_optimizers_update_non_contiguous_parameters_in_place():
     updated = {}
     for backend in (R, C):
@@ -593,6 +702,60 @@ def test_threads_for_follows_the_threshold_and_workers():
             assert parallel.threads_for(10**9) == 1
         with parallel.config(max_workers=64):  # capped by omp_get_max_threads()
             assert parallel.threads_for(10**9) == parallel._omp.max_threads()
+
+
+def _policy_cases():
+    """(name, call, work): a wrapper call of each kernel family and its work in
+    elements of an add (pow counts 4 per element, a reduction 1 per 4 read)."""
+    x = random((12, 10), np.float32, seed=67)
+    positive = np.abs(x) + np.float32(0.5)
+    target = np.arange(12) % 10
+    _, lse = R.cross_entropy(x, target)
+
+    def sgd():
+        param = x.copy()
+        C.sgd_step(param, x, None, 0.1, 0.0, 0.0, 0.0, False, False)
+        return param
+
+    return [
+        ("add", lambda: C.add(x, x[0]), 120),
+        ("mul, flat", lambda: C.mul(x, x), 120),
+        ("pow", lambda: C.pow(positive, x), 480),
+        ("exp", lambda: C.exp(x.T), 120),
+        ("gt", lambda: C.gt(x, np.zeros((), np.float32)), 120),
+        ("where", lambda: C.where(x > 0, x, x.T.T), 120),
+        ("sum", lambda: C.sum(x, (0,)), 30),
+        ("max, all", lambda: C.max(x, (0, 1)), 30),
+        ("softmax", lambda: C.softmax(x, 1), 120),
+        ("log_softmax_backward", lambda: C.log_softmax_backward(x, x, 0), 120),
+        ("cross_entropy", lambda: C.cross_entropy(x, target)[0], 120),
+        ("cross_entropy_backward", lambda: C.cross_entropy_backward(x, target, lse, x[:, 0]), 120),
+        ("sgd_step", sgd, 120),
+    ]
+
+
+@pytest.mark.parametrize("name, call, work", _policy_cases(), ids=lambda v: v if isinstance(v, str) else "")
+def test_kernels_ask_threads_for_only_from_the_threshold(name, call, work, monkeypatch):
+    """The thread policy (quasar/_kernels.pxd): below this thread's threshold a
+    kernel runs on one thread without calling threads_for; from it on, it
+    asks threads_for(work) and runs on as many threads as that answers (here
+    more than this machine has cores), with the same result."""
+    asked = []
+
+    def threads_for(n_elements):
+        asked.append(n_elements)
+        return 3
+
+    monkeypatch.setattr(C, "_threads_for", threads_for)
+    with parallel.config(parallel_threshold=10**30):  # beyond any C integer: never
+        serial = call()
+    assert asked == []
+    for threshold, expected in [(work + 1, []), (work, [work]), (0, [work])]:
+        asked.clear()
+        with parallel.config(parallel_threshold=threshold):
+            result = call()
+        assert asked == expected, (threshold, asked)
+        assert result.tobytes() == serial.tobytes()
 
 
 def test_settings_are_thread_local():

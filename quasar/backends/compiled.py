@@ -1,16 +1,23 @@
 """The compiled backend: the functions of ``reference.py``, on Cython kernels.
 
 Same names, signatures, semantics and return conventions as the reference
-(see its docstring). Each wrapper only moves data: it computes the output
-shape, allocates the output with ``np.empty``, picks the thread count with
-``quasar.parallel.threads_for`` and calls one kernel. All arithmetic,
-comparisons, reductions, softmaxes and optimizer updates happen in the
-kernels (``quasar/_*.pyx``); ``matmul`` is NumPy's BLAS on purpose.
+(see its docstring). Each wrapper is one kernel call: the kernels check
+their inputs, broadcast, allocate the output and pick the thread count
+themselves. All arithmetic, comparisons, reductions, softmaxes and
+optimizer updates happen in the kernels (``quasar/_*.pyx``); ``matmul`` is
+NumPy's BLAS on purpose.
 
-The wrappers run on every op, also on 16-element tensors, so they avoid
-Python work that small arrays would notice: no copies of contiguous inputs,
-no ``np.broadcast_to`` (the elementwise kernels broadcast by strides), op
-codes bound to module constants.
+The wrappers run on every op, also on 16-element tensors, where the Python
+around a kernel is most of its cost; a 16-element add costs what ``np.add``
+does (~0.2 us). So each wrapper calls its kernel directly, with every
+argument spelled out (a shared helper would be one more Python call per
+op), op codes are module constants, and the thread policy is passed, not
+computed (see quasar/_kernels.pxd):
+
+    threshold    this thread's parallel threshold: one attribute read of
+                 ``quasar.parallel``'s per-thread settings
+    threads_for  ``quasar.parallel.threads_for``, which the kernel calls only
+                 when its work reaches the threshold
 """
 
 import math
@@ -18,7 +25,10 @@ import math
 import numpy as np
 
 # isort: off
-# parallel first: it configures OpenMP before the kernel modules load it
+# parallel first: it configures OpenMP before the kernel modules load it.
+# _settings is the calling thread's settings (a threading.local); its
+# .threshold is what threads_for compares with.
+from ..parallel import _settings
 from ..parallel import threads_for as _threads_for
 from .. import _elementwise as _ew
 from .. import _optim
@@ -28,13 +38,11 @@ from .. import _rowwise
 
 name = "compiled"
 
-_binary_kernel = _ew.binary
-_unary_kernel = _ew.unary
+_binary = _ew.binary
+_unary = _ew.unary
 _compare_kernel = _ew.compare
 _where_kernel = _ew.where
-_broadcast = np.broadcast
-_empty = np.empty
-_bool = np.dtype(np.bool_)
+_reduce_kernel = _reduce.reduce
 _NAN = math.nan
 
 
@@ -62,96 +70,69 @@ _SOFTMAX, _LOG_SOFTMAX, _SOFTMAX_BACKWARD, _LOG_SOFTMAX_BACKWARD = _codes(
 # add costs at the sizes where a second thread pays (both are bound by
 # memory and by the page faults of the fresh output), so they count 1; pow
 # stays several times dearer; a reduction writes nothing and counts 1/4.
-_POW_WEIGHT = 4
-_BINARY_WEIGHT = {_POW: _POW_WEIGHT, _POW_SCALAR_BACKWARD: _POW_WEIGHT}
-_UNARY_WEIGHT = {_POW_SCALAR: _POW_WEIGHT}
-_REDUCTION_DIVISOR = 4
-
-# ---------------------------------------------------------------- helpers
-
-
-def _out_shape(a, b):
-    """The broadcast shape of a and b, without NumPy's general machinery in
-    the common cases (same shape, one side 0-d)."""
-    shape_a, shape_b = a.shape, b.shape
-    if shape_a == shape_b or not shape_b:
-        return shape_a
-    if not shape_a:
-        return shape_b
-    return _broadcast(a, b).shape
-
-
-def _binary(op, a, b, p0=0.0, p1=0.0):
-    """op(a, b) for same-dtype float arrays whose shapes broadcast."""
-    out = _empty(_out_shape(a, b), a.dtype)
-    if out.size:
-        _binary_kernel(op, a, b, out, p0, p1, _threads_for(out.size * _BINARY_WEIGHT.get(op, 1)))
-    return out
-
-
-def _unary(op, x, p0=0.0, p1=0.0):
-    out = _empty(x.shape, x.dtype)
-    if out.size:
-        _unary_kernel(op, x, out, p0, p1, _threads_for(out.size * _UNARY_WEIGHT.get(op, 1)))
-    return out
-
-
-# dtypes the comparison kernel reads directly; others are widened first
-_COMPARE_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int64, np.int32, np.uint8, np.bool_))
-
-
-def _compare_operand(x, dtype):
-    """x as a dtype the comparison kernel reads (a cast, only for odd dtypes)."""
-    return x if x.dtype == dtype else x.astype(dtype)
-
-
-def _compare(op, a, b):
-    if a.dtype != b.dtype or a.dtype not in _COMPARE_DTYPES:
-        common = np.result_type(a, b)
-        if common not in _COMPARE_DTYPES:  # int8/int16/uint16/uint32/float16 widen losslessly
-            common = np.dtype(np.float64) if common.kind == "f" else np.dtype(np.int64)
-            if np.result_type(a, b).kind == "u" and np.result_type(a, b).itemsize == 8:
-                raise TypeError("compare: uint64 is not supported by the compiled kernels")
-        a, b = _compare_operand(a, common), _compare_operand(b, common)
-    out = _empty(_out_shape(a, b), _bool)
-    if out.size:
-        _compare_kernel(op, a, b, out, _threads_for(out.size))
-    return out
-
+_POW_WEIGHT = 4  # the work_per_element of pow, pow_scalar and its backward
+_REDUCTION_DIVISOR = 4  # the work_divisor of the reductions
 
 # ---------------------------------------------------------------- binary
+#   _binary(op, a, b, p0, p1, work_per_element, threshold, threads_for)
+#   _unary(op, x, p0, p1, work_per_element, threshold, threads_for)
+# (IN/OUT: see _elementwise.binary and .unary)
 
 
 def add(a, b):
-    return _binary(_ADD, a, b)
+    return _binary(_ADD, a, b, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def sub(a, b):
-    return _binary(_SUB, a, b)
+    return _binary(_SUB, a, b, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def mul(a, b):
-    return _binary(_MUL, a, b)
+    return _binary(_MUL, a, b, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def div(a, b):
-    return _binary(_DIV, a, b)
+    return _binary(_DIV, a, b, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def pow(a, b):
     """a ** b elementwise (NaN for a negative base with a fractional power)."""
-    return _binary(_POW, a, b)
+    return _binary(_POW, a, b, 0.0, 0.0, _POW_WEIGHT, _settings.threshold, _threads_for)
 
 
 def maximum(a, b):
-    return _binary(_MAXIMUM, a, b)
+    return _binary(_MAXIMUM, a, b, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def minimum(a, b):
-    return _binary(_MINIMUM, a, b)
+    return _binary(_MINIMUM, a, b, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 # ---------------------------------------------------------------- compare
+# The kernel reads float32/64, int64/32, uint8 and bool operands of one
+# dtype and raises TypeError for anything else; then (rarely) both operands
+# are widened to a dtype it reads and the call is repeated.
+
+_COMPARE_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int64, np.int32, np.uint8, np.bool_))
+
+
+def _compare_common(a, b):
+    """a and b in one dtype the comparison kernel reads (int8/int16/uint16/
+    uint32/float16 and mixed dtypes widen losslessly; uint64 cannot)."""
+    common = np.result_type(a, b)
+    if common not in _COMPARE_DTYPES:
+        if common.kind == "u" and common.itemsize == 8:
+            raise TypeError("compare: uint64 is not supported by the compiled kernels")
+        common = np.dtype(np.float64) if common.kind == "f" else np.dtype(np.int64)
+    return a.astype(common, copy=False), b.astype(common, copy=False)
+
+
+def _compare(op, a, b):
+    try:
+        return _compare_kernel(op, a, b, _settings.threshold, _threads_for)
+    except TypeError:
+        a, b = _compare_common(a, b)
+        return _compare_kernel(op, a, b, _settings.threshold, _threads_for)
 
 
 def lt(a, b):
@@ -180,73 +161,65 @@ def ne(a, b):
 
 def where(cond, a, b):
     """cond: bool array; a, b: same float dtype; all three broadcast together."""
-    if cond.dtype != _bool:
-        cond = cond.astype(_bool)
-    if cond.shape == a.shape == b.shape:
-        shape = a.shape
-    else:
-        shape = _broadcast(cond, a, b).shape
-    out = _empty(shape, a.dtype)
-    if out.size:
-        _where_kernel(cond, a, b, out, _threads_for(out.size))
-    return out
+    return _where_kernel(cond, a, b, _settings.threshold, _threads_for)
 
 
 # ---------------------------------------------------------------- unary
 
 
 def neg(x):
-    return _unary(_NEG, x)
+    return _unary(_NEG, x, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def exp(x):
-    return _unary(_EXP, x)
+    return _unary(_EXP, x, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def log(x):
-    return _unary(_LOG, x)
+    return _unary(_LOG, x, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def sqrt(x):
-    return _unary(_SQRT, x)
+    return _unary(_SQRT, x, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def abs(x):
-    return _unary(_ABS, x)
+    return _unary(_ABS, x, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def tanh(x):
-    return _unary(_TANH, x)
+    return _unary(_TANH, x, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def sigmoid(x):
     """1 / (1 + exp(-x)), computed without overflow for large |x|."""
-    return _unary(_SIGMOID, x)
+    return _unary(_SIGMOID, x, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def relu(x):
-    return _unary(_RELU, x)
+    return _unary(_RELU, x, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def sin(x):
-    return _unary(_SIN, x)
+    return _unary(_SIN, x, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def cos(x):
-    return _unary(_COS, x)
+    return _unary(_COS, x, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def clamp(x, lo, hi):
     """Clip x to [lo, hi]; lo or hi may be None (no bound). NaN stays NaN."""
     # The kernel reads a NaN bound as "no bound".
-    return _unary(_CLAMP, x, _NAN if lo is None else lo, _NAN if hi is None else hi)
+    lo, hi = _NAN if lo is None else lo, _NAN if hi is None else hi
+    return _unary(_CLAMP, x, lo, hi, 1, _settings.threshold, _threads_for)
 
 
 def pow_scalar(x, p):
     """x ** p for a Python float p."""
     if p == 2:  # x * x: bit-identical to pow(x, 2) and vectorizable
-        return _unary(_SQUARE, x)
-    return _unary(_POW_SCALAR, x, p)
+        return _unary(_SQUARE, x, 0.0, 0.0, 1, _settings.threshold, _threads_for)
+    return _unary(_POW_SCALAR, x, p, 0.0, _POW_WEIGHT, _settings.threshold, _threads_for)
 
 
 # ---------------------------------------------------------------- backward helpers
@@ -254,111 +227,56 @@ def pow_scalar(x, p):
 
 def relu_backward(x, g):
     """g where x > 0, else 0."""
-    return _binary(_RELU_BACKWARD, x, g)
+    return _binary(_RELU_BACKWARD, x, g, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def abs_backward(x, g):
     """g * sign(x); 0 at x == 0."""
-    return _binary(_ABS_BACKWARD, x, g)
+    return _binary(_ABS_BACKWARD, x, g, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def tanh_backward(y, g):
     """g * (1 - y**2), y = tanh(x)."""
-    return _binary(_TANH_BACKWARD, y, g)
+    return _binary(_TANH_BACKWARD, y, g, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def sigmoid_backward(y, g):
     """g * y * (1 - y), y = sigmoid(x)."""
-    return _binary(_SIGMOID_BACKWARD, y, g)
+    return _binary(_SIGMOID_BACKWARD, y, g, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
 def clamp_backward(x, g, lo, hi):
     """g where lo <= x <= hi, else 0 (lo/hi None means unbounded)."""
-    return _binary(_CLAMP_BACKWARD, x, g, _NAN if lo is None else lo, _NAN if hi is None else hi)
+    lo, hi = _NAN if lo is None else lo, _NAN if hi is None else hi
+    return _binary(_CLAMP_BACKWARD, x, g, lo, hi, 1, _settings.threshold, _threads_for)
 
 
 def pow_scalar_backward(x, g, p):
     """g * p * x**(p-1)."""
     if p == 2:  # x ** 1 == x exactly
-        return _binary(_SQUARE_BACKWARD, x, g, 2.0)
-    return _binary(_POW_SCALAR_BACKWARD, x, g, p, p - 1)
+        return _binary(_SQUARE_BACKWARD, x, g, 2.0, 0.0, 1, _settings.threshold, _threads_for)
+    return _binary(_POW_SCALAR_BACKWARD, x, g, p, p - 1, _POW_WEIGHT, _settings.threshold,
+                   _threads_for)
 
 
 # ---------------------------------------------------------------- reductions
-
-
-def _reduce_call(op, x, outer, n, inner):
-    """One kernel call: contiguous x viewed as (outer, n, inner) -> (outer, inner)."""
-    out = _empty((outer, inner), x.dtype)
-    threads = _threads_for(x.size // _REDUCTION_DIVISOR)
-    if outer == 1 and inner == 1:  # a full reduction: chunk-parallel
-        _reduce.reduce_all(op, x.reshape(-1), out.reshape(1), threads)
-    else:
-        _reduce.reduce_axis(op, x.reshape(outer, n, inner), out, threads)
-    return out
-
-
-def _reduction(op, x, axes, keepdims):
-    """op over ``axes`` as one or more (outer, n, inner) kernel calls.
-
-    Size-1 dims are dropped, then neighbouring dims that are both reduced (or
-    both kept) are merged into "runs". One kernel call reduces one reduced
-    run, the last one first; its output is contiguous and becomes the next
-    call's input: ``x.sum(axis=(0, 2))`` on (A, B, C) is two calls. The usual
-    cases, everything or one axis, are one call.
-    """
-    shape = x.shape
-    if keepdims:
-        final = tuple(1 if d in axes else n for d, n in enumerate(shape))
-    else:
-        final = tuple(n for d, n in enumerate(shape) if d not in axes)
-    if x.size == 0:
-        if op == _SUM:
-            return np.zeros(final, x.dtype)
-        if math.prod(final):
-            raise ValueError("zero-size array to reduction operation which has no identity")
-        return _empty(final, x.dtype)
-    if not x.flags.c_contiguous:
-        x = np.ascontiguousarray(x)
-    if len(axes) == len(shape):  # everything: one value
-        return _reduce_call(op, x, 1, x.size, 1).reshape(final)
-    if len(axes) == 1:  # one axis: one (outer, n, inner) call
-        axis = axes[0]
-        outer, inner = math.prod(shape[:axis]), math.prod(shape[axis + 1:])
-        return _reduce_call(op, x, outer, shape[axis], inner).reshape(final)
-    runs = []  # [size, reduced] for each run of non-size-1 dims
-    for d, n in enumerate(shape):
-        if n == 1:
-            continue
-        reduced = d in axes
-        if runs and runs[-1][1] == reduced:
-            runs[-1][0] *= n
-        else:
-            runs.append([n, reduced])
-    current = x
-    reduced_runs = [i for i, (_, reduced) in enumerate(runs) if reduced]
-    if not reduced_runs:  # only size-1 axes are reduced: a reshaped copy
-        return current.reshape(final).copy()
-    while reduced_runs:
-        last = reduced_runs.pop()
-        outer = math.prod([size for size, _ in runs[:last]])
-        inner = math.prod([size for size, _ in runs[last + 1:]])
-        current = _reduce_call(op, current, outer, runs[last][0], inner)
-        del runs[last]  # (the kept runs around it could merge; outer/inner products don't care)
-    return current.reshape(final)
+# One kernel call does the whole reduction, axes to result (_reduce.reduce).
 
 
 def sum(x, axes, keepdims=False):
-    return _reduction(_SUM, x, axes, keepdims)
+    return _reduce_kernel(_SUM, x, axes, keepdims, _REDUCTION_DIVISOR, _settings.threshold,
+                          _threads_for)
 
 
 def max(x, axes, keepdims=False):
     """Largest value over axes. The op layer rejects empty reductions."""
-    return _reduction(_MAX, x, axes, keepdims)
+    return _reduce_kernel(_MAX, x, axes, keepdims, _REDUCTION_DIVISOR, _settings.threshold,
+                          _threads_for)
 
 
 def min(x, axes, keepdims=False):
-    return _reduction(_MIN, x, axes, keepdims)
+    return _reduce_kernel(_MIN, x, axes, keepdims, _REDUCTION_DIVISOR, _settings.threshold,
+                          _threads_for)
 
 
 # ---------------------------------------------------------------- linear algebra
@@ -372,43 +290,26 @@ def matmul(a, b):
 
 
 # ---------------------------------------------------------------- softmax family
-
-
-def _as_rows(x, axis):
-    """x with ``axis`` moved last, as a C-contiguous (rows, n) matrix (a view
-    when x is contiguous and axis is already last, else a copy)."""
-    if axis != x.ndim - 1:
-        x = np.moveaxis(x, axis, -1)
-    if not x.flags.c_contiguous:
-        x = np.ascontiguousarray(x)
-    return x.reshape(-1, x.shape[-1])
-
-
-def _rows_result(out_rows, like, axis):
-    """The (rows, n) result back in ``like``'s shape, axis where it was."""
-    last = like.ndim - 1
-    if axis == last:
-        return out_rows.reshape(like.shape)
-    moved = np.moveaxis(like, axis, -1).shape
-    return np.moveaxis(out_rows.reshape(moved), -1, axis)
+# The row kernels work along the last axis. Another axis is swapped there
+# first (a view; the kernel copies it to C order) and the result's swapped
+# back (a view of the new array): the rows are the same numbers either way.
 
 
 def _softmax_forward(op, x, axis):
-    if x.size == 0:
-        return _empty(x.shape, x.dtype)
-    rows = _as_rows(x, axis)
-    out = _empty(rows.shape, x.dtype)
-    _rowwise.softmax_rows(op, rows, out, _threads_for(x.size))
-    return _rows_result(out, x, axis)
+    last = x.ndim - 1
+    if axis == last:
+        return _rowwise.softmax(op, x, _settings.threshold, _threads_for)
+    out = _rowwise.softmax(op, x.swapaxes(axis, last), _settings.threshold, _threads_for)
+    return out.swapaxes(axis, last)
 
 
 def _softmax_backward(op, y, g, axis):
-    if y.size == 0:
-        return _empty(y.shape, y.dtype)
-    y_rows, g_rows = _as_rows(y, axis), _as_rows(g, axis)
-    out = _empty(y_rows.shape, y.dtype)
-    _rowwise.softmax_backward_rows(op, y_rows, g_rows, out, _threads_for(y.size))
-    return _rows_result(out, y, axis)
+    last = y.ndim - 1
+    if axis == last:
+        return _rowwise.softmax_backward(op, y, g, _settings.threshold, _threads_for)
+    out = _rowwise.softmax_backward(op, y.swapaxes(axis, last), g.swapaxes(axis, last),
+                                    _settings.threshold, _threads_for)
+    return out.swapaxes(axis, last)
 
 
 def softmax(x, axis):
@@ -429,75 +330,35 @@ def log_softmax_backward(y, g, axis):
     return _softmax_backward(_LOG_SOFTMAX_BACKWARD, y, g, axis)
 
 
-def _contiguous(x, dtype):
-    """x as a C-contiguous array of dtype (no copy when it already is one)."""
-    return np.ascontiguousarray(x, dtype=dtype)
-
-
 def cross_entropy(logits, target):
     """Per-row negative log-likelihood of integer targets.
 
-    logits: (N, C) float; target: (N,) int64 with 0 <= target < C. Returns
-    (loss, lse), both (N,); see reference.cross_entropy.
+    logits: (N, C) float; target: (N,) int with 0 <= target < C (IndexError
+    otherwise). Returns (loss, lse), both (N,); see reference.cross_entropy.
     """
-    logits = _contiguous(logits, logits.dtype)
-    target = _contiguous(target, np.int64)
-    n_rows = logits.shape[0]
-    loss, lse = _empty(n_rows, logits.dtype), _empty(n_rows, logits.dtype)
-    bad = _rowwise.cross_entropy(logits, target, loss, lse, _threads_for(logits.size))
-    if bad:
-        raise IndexError(f"cross_entropy: {bad} target(s) outside [0, {logits.shape[1]})")
-    return loss, lse
+    return _rowwise.cross_entropy(logits, target, _settings.threshold, _threads_for)
 
 
 def cross_entropy_backward(logits, target, lse, g):
     """dL/dlogits = g[:, None] * (softmax(logits) - one_hot(target)); (N, C)."""
-    dtype = logits.dtype
-    logits = _contiguous(logits, dtype)
-    out = _empty(logits.shape, dtype)
-    bad = _rowwise.cross_entropy_backward(
-        logits, _contiguous(target, np.int64), _contiguous(lse, dtype), _contiguous(g, dtype),
-        out, _threads_for(logits.size),
-    )
-    if bad:
-        raise IndexError(f"cross_entropy_backward: {bad} target(s) outside [0, {logits.shape[1]})")
-    return out
+    return _rowwise.cross_entropy_backward(logits, target, lse, g, _settings.threshold,
+                                           _threads_for)
 
 
 # ---------------------------------------------------------------- optimizers
-
-
-def _flat(x):
-    """A 1-D view of x, or a contiguous 1-D copy when x is not C-contiguous."""
-    return x.reshape(-1) if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(-1)
-
-
-def _write_back(original, flat):
-    """Finish an in-place update that went through a copy (non-contiguous original)."""
-    if not original.flags.c_contiguous:
-        original[...] = flat.reshape(original.shape)
+# In place, whatever param's layout: the kernels update a non-contiguous
+# parameter (or state) through a contiguous copy and write it back.
 
 
 def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, first):
     """PyTorch's SGD for one parameter, in place on param (and buf). buf is
     the momentum buffer (or None when momentum == 0); first says whether buf
     is still uninitialised."""
-    if momentum and buf is None:
-        raise ValueError("sgd_step: momentum != 0 needs a momentum buffer")
-    flat_param = _flat(param)
-    flat_buf = _flat(buf) if momentum else None
-    _optim.sgd_step(flat_param, _flat(grad), flat_buf, lr, momentum, dampening,
-                    weight_decay, nesterov, first, _threads_for(flat_param.shape[0]))
-    _write_back(param, flat_param)
-    if momentum:
-        _write_back(buf, flat_buf)
+    _optim.sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, first,
+                    _settings.threshold, _threads_for)
 
 
 def adam_step(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay, decoupled):
     """PyTorch's Adam (decoupled=False) / AdamW (decoupled=True); step >= 1."""
-    flat_param, flat_m, flat_v = _flat(param), _flat(m), _flat(v)
-    _optim.adam_step(flat_param, _flat(grad), flat_m, flat_v, lr, beta1, beta2, eps,
-                     weight_decay, decoupled, 1 - beta1**step, 1 - beta2**step,
-                     _threads_for(flat_param.shape[0]))
-    for original, flat in ((param, flat_param), (m, flat_m), (v, flat_v)):
-        _write_back(original, flat)
+    _optim.adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled,
+                     1 - beta1**step, 1 - beta2**step, _settings.threshold, _threads_for)
