@@ -121,12 +121,13 @@ class Function:
                 f"{type(self).__name__}: trying to backward through the graph a second time; "
                 "its saved values were freed. Pass retain_graph=True to the first backward()."
             )
-        for array in saved:
-            for parent, version in zip(self.parents, self.versions):
-                if array is parent.data and parent._version[0] != version:
-                    self._modified(parent.shape, parent._version[0], version)
-            if array is self.saved_output and self.out_version[0]:
-                self._modified(array.shape, self.out_version[0], 0)
+        for parent, version in zip(self.parents, self.versions):
+            if parent._version[0] != version:  # changed in place: does this node need it?
+                for array in saved:
+                    if array is parent.data:
+                        self._modified(parent.shape, parent._version[0], version)
+        if self.out_version is not None and self.out_version[0]:
+            self._modified(self.saved_output.shape, self.out_version[0], 0)
         return saved
 
     def _modified(self, shape, now, then):
@@ -146,7 +147,11 @@ class Function:
         out_data = cls.forward(ctx, *[t.data for t in inputs], **options)
         if type(out_data) is not np.ndarray:  # NumPy gives scalars for some 0-d results
             out_data = np.asarray(out_data)
-        out = Tensor._wrap(out_data)
+        out = _new_tensor(Tensor)  # Tensor._wrap(out_data), inlined: this runs for every op
+        out.data = out_data
+        out.grad = out.grad_fn = None
+        out.requires_grad = out._is_view = False
+        out._version = [0]
         if _grad.enabled:
             for t in inputs:
                 if t.requires_grad:  # at least one input needs a gradient: record the node
@@ -170,6 +175,7 @@ class Function:
 
 
 Tensor = None  # set by quasar.tensor once the class exists (the two modules need each other)
+_new_tensor = object.__new__
 
 
 # ---------------------------------------------------------------- backward traversal

@@ -136,9 +136,16 @@ def _select_backward(ctx, grad, a, b, wins):
 
 
 def _binary(function, op):
+    record = function.apply
+
     def apply(a, b):
+        # The common case, two float tensors of one dtype and shape, goes straight
+        # to the op; anything else (numbers, mixed dtypes, broadcasting) is prepared.
+        if type(a) is type(b) is Tensor and a.data.dtype is b.data.dtype and a.data.shape == b.data.shape:
+            if a.data.dtype in FLOATS:
+                return record(a, b)
         a, b = tensor_pair(op, a, b)
-        return function.apply(a, b)
+        return record(a, b)
 
     apply.__name__ = op
     return apply
