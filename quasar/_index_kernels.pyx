@@ -13,6 +13,13 @@ Axis kernels see an array as (outer, n, inner): ``n`` is the axis being
 scanned or reduced, ``outer`` the dims before it and ``inner`` the dims after.
 They share work between threads by (outer row, block of inner columns), so no
 two threads ever write the same element.
+
+With ``num_threads == 1`` a kernel runs a plain loop over the same tasks and
+opens no parallel region: OpenMP would still build a team of one, which costs
+more (~0.4 us) than a kernel on a small tensor takes. So each kernel's body is
+written once, as a task (or block) function, and called from a ``prange``
+loop or from a plain ``range`` loop; the tasks are the same either way, and so
+are the results, bit for bit.
 """
 
 from cython cimport floating
@@ -89,6 +96,20 @@ def scatter_add_flat(const floating[::1] values, const int64_t[::1] flat_index, 
             out[flat_index[i]] += values[i]
 
 
+cdef inline void index_add_task(const floating* values, const int64_t* index, floating* out,
+                                Py_ssize_t m, Py_ssize_t size, Py_ssize_t inner, Py_ssize_t start,
+                                Py_ssize_t stop) noexcept nogil:
+    """Columns [start, stop) of one outer row: values (m, inner) added into out (size, inner)."""
+    cdef Py_ssize_t k, j
+    cdef floating* dst
+    cdef const floating* src
+    for k in range(m):
+        dst = out + index[k] * inner
+        src = values + k * inner
+        for j in range(start, stop):
+            dst[j] = dst[j] + src[j]
+
+
 def index_add(const floating[:, :, ::1] values, const int64_t[::1] index,
               floating[:, :, ::1] out, int num_threads):
     """out[o, index[k], j] += values[o, k, j]: whole rows added back along the middle axis.
@@ -100,19 +121,22 @@ def index_add(const floating[:, :, ::1] values, const int64_t[::1] index,
     of ``index`` in order, so repeated indices add up without races.
     """
     cdef Py_ssize_t outer = values.shape[0], m = values.shape[1], inner = values.shape[2]
+    cdef Py_ssize_t size = out.shape[1]
     cdef Py_ssize_t blocks = column_blocks(inner, num_threads)
     cdef Py_ssize_t width = (inner + blocks - 1) // blocks
-    cdef Py_ssize_t task, o, k, j, row, start, stop
-    for task in prange(outer * blocks, nogil=True, num_threads=num_threads, schedule="static"):
-        o = task // blocks
-        start = (task % blocks) * width
-        stop = start + width
-        if stop > inner:
-            stop = inner
-        for k in range(m):
-            row = index[k]
-            for j in range(start, stop):
-                out[o, row, j] = out[o, row, j] + values[o, k, j]
+    cdef Py_ssize_t task, o, start
+    if outer == 0 or m == 0 or inner == 0:
+        return
+    with nogil:
+        if num_threads > 1:
+            for task in prange(outer * blocks, num_threads=num_threads, schedule="static"):
+                o = task // blocks
+                start = (task % blocks) * width
+                index_add_task(&values[o, 0, 0], &index[0], &out[o, 0, 0], m, size, inner,
+                               start, min(start + width, inner))
+        else:  # one task: blocks == 1 when num_threads == 1
+            for o in range(outer):
+                index_add_task(&values[o, 0, 0], &index[0], &out[o, 0, 0], m, size, inner, 0, inner)
 
 
 # ---------------------------------------------------------------- selection
@@ -135,8 +159,13 @@ def masked_fill(const any_value[::1] x, const uint8_t[::1] mask, const any_value
     OUT out (n,)
     """
     cdef Py_ssize_t b, n = x.shape[0]
-    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
-        masked_fill_block(&x[b * BLOCK], &mask[b * BLOCK], value[0], &out[b * BLOCK], block_length(b, n))
+    with nogil:
+        if num_threads > 1:
+            for b in prange(block_count(n), num_threads=num_threads, schedule="static"):
+                masked_fill_block(&x[b * BLOCK], &mask[b * BLOCK], value[0], &out[b * BLOCK], block_length(b, n))
+        else:
+            for b in range(block_count(n)):
+                masked_fill_block(&x[b * BLOCK], &mask[b * BLOCK], value[0], &out[b * BLOCK], block_length(b, n))
 
 
 def arg_extreme(const any_value[:, :, ::1] x, int64_t[:, ::1] out, bint largest, int num_threads):
@@ -150,8 +179,15 @@ def arg_extreme(const any_value[:, :, ::1] x, int64_t[:, ::1] out, bint largest,
     """
     cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t task
-    for task in prange(outer * inner, nogil=True, num_threads=num_threads, schedule="static"):
-        out[task // inner, task % inner] = arg_extreme_along(&x[task // inner, 0, task % inner], n, inner, largest)
+    with nogil:
+        if num_threads > 1:
+            for task in prange(outer * inner, num_threads=num_threads, schedule="static"):
+                out[task // inner, task % inner] = arg_extreme_along(&x[task // inner, 0, task % inner],
+                                                                     n, inner, largest)
+        else:
+            for task in range(outer * inner):
+                out[task // inner, task % inner] = arg_extreme_along(&x[task // inner, 0, task % inner],
+                                                                     n, inner, largest)
 
 
 cdef inline int64_t arg_extreme_along(const any_value* x, Py_ssize_t n, Py_ssize_t step, bint largest) noexcept nogil:
@@ -173,6 +209,17 @@ cdef inline int64_t arg_extreme_along(const any_value* x, Py_ssize_t n, Py_ssize
 # ---------------------------------------------------------------- scans and products along one axis
 
 
+cdef inline void cumsum_task(const floating* x, floating* out, Py_ssize_t n, Py_ssize_t inner,
+                             Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    """Columns [start, stop) of one outer row: x and out are (n, inner), n >= 1."""
+    cdef Py_ssize_t k, j
+    for j in range(start, stop):
+        out[j] = x[j]
+    for k in range(1, n):
+        for j in range(start, stop):
+            out[k * inner + j] = out[(k - 1) * inner + j] + x[k * inner + j]
+
+
 def cumsum(const floating[:, :, ::1] x, floating[:, :, ::1] out, int num_threads):
     """out[o, k, j] = x[o, 0, j] + ... + x[o, k, j], added in order (as NumPy does).
 
@@ -182,20 +229,29 @@ def cumsum(const floating[:, :, ::1] x, floating[:, :, ::1] out, int num_threads
     cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t blocks = column_blocks(inner, num_threads)
     cdef Py_ssize_t width = (inner + blocks - 1) // blocks
-    cdef Py_ssize_t task, o, k, j, start, stop
-    if n == 0:
+    cdef Py_ssize_t task, o, start
+    if n == 0 or outer == 0 or inner == 0:
         return
-    for task in prange(outer * blocks, nogil=True, num_threads=num_threads, schedule="static"):
-        o = task // blocks
-        start = (task % blocks) * width
-        stop = start + width
-        if stop > inner:
-            stop = inner
+    with nogil:
+        if num_threads > 1:
+            for task in prange(outer * blocks, num_threads=num_threads, schedule="static"):
+                o = task // blocks
+                start = (task % blocks) * width
+                cumsum_task(&x[o, 0, 0], &out[o, 0, 0], n, inner, start, min(start + width, inner))
+        else:
+            for o in range(outer):
+                cumsum_task(&x[o, 0, 0], &out[o, 0, 0], n, inner, 0, inner)
+
+
+cdef inline void prod_task(const floating* x, floating* out, Py_ssize_t n, Py_ssize_t inner,
+                           Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    """Columns [start, stop) of one outer row: x (n, inner) multiplied down into out (inner,)."""
+    cdef Py_ssize_t k, j
+    for j in range(start, stop):
+        out[j] = 1
+    for k in range(n):
         for j in range(start, stop):
-            out[o, 0, j] = x[o, 0, j]
-        for k in range(1, n):
-            for j in range(start, stop):
-                out[o, k, j] = out[o, k - 1, j] + x[o, k, j]
+            out[j] = out[j] * x[k * inner + j]
 
 
 def prod(const floating[:, :, ::1] x, floating[:, ::1] out, int num_threads):
@@ -207,18 +263,34 @@ def prod(const floating[:, :, ::1] x, floating[:, ::1] out, int num_threads):
     cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t blocks = column_blocks(inner, num_threads)
     cdef Py_ssize_t width = (inner + blocks - 1) // blocks
-    cdef Py_ssize_t task, o, k, j, start, stop
-    for task in prange(outer * blocks, nogil=True, num_threads=num_threads, schedule="static"):
-        o = task // blocks
-        start = (task % blocks) * width
-        stop = start + width
-        if stop > inner:
-            stop = inner
-        for j in range(start, stop):
-            out[o, j] = 1
-        for k in range(n):
-            for j in range(start, stop):
-                out[o, j] = out[o, j] * x[o, k, j]
+    cdef Py_ssize_t task, o, start
+    if outer == 0 or inner == 0:
+        return
+    with nogil:
+        if num_threads > 1:
+            for task in prange(outer * blocks, num_threads=num_threads, schedule="static"):
+                o = task // blocks
+                start = (task % blocks) * width
+                prod_task(&x[o, 0, 0] if n else NULL, &out[o, 0], n, inner, start, min(start + width, inner))
+        else:
+            for o in range(outer):
+                prod_task(&x[o, 0, 0] if n else NULL, &out[o, 0], n, inner, 0, inner)
+
+
+cdef inline void prod_backward_task(const floating* x, const floating* grad, floating* out,
+                                    Py_ssize_t n, Py_ssize_t inner, Py_ssize_t task) noexcept nogil:
+    """One (o, j) column; x and out are the whole (outer, n, inner) arrays, grad (outer, inner)."""
+    cdef Py_ssize_t o = task // inner, j = task % inner, k
+    cdef const floating* xs = x + o * n * inner + j
+    cdef floating* column = out + o * n * inner + j
+    cdef floating running = 1
+    for k in range(n):
+        column[k * inner] = running
+        running = running * xs[k * inner]
+    running = grad[task]
+    for k in range(n - 1, -1, -1):
+        column[k * inner] = column[k * inner] * running
+        running = running * xs[k * inner]
 
 
 def prod_backward(const floating[:, :, ::1] x, const floating[:, ::1] grad,
@@ -233,19 +305,31 @@ def prod_backward(const floating[:, :, ::1] x, const floating[:, ::1] grad,
     product of everything after k.
     """
     cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t task, o, k, j
-    cdef floating running
-    for task in prange(outer * inner, nogil=True, num_threads=num_threads, schedule="static"):
-        o = task // inner
-        j = task % inner
-        running = 1
-        for k in range(n):
-            out[o, k, j] = running
-            running = running * x[o, k, j]
-        running = grad[o, j]
-        for k in range(n - 1, -1, -1):
-            out[o, k, j] = out[o, k, j] * running
-            running = running * x[o, k, j]
+    cdef Py_ssize_t task
+    if n == 0 or outer == 0 or inner == 0:
+        return
+    with nogil:
+        if num_threads > 1:
+            for task in prange(outer * inner, num_threads=num_threads, schedule="static"):
+                prod_backward_task(&x[0, 0, 0], &grad[0, 0], &out[0, 0, 0], n, inner, task)
+        else:
+            for task in range(outer * inner):
+                prod_backward_task(&x[0, 0, 0], &grad[0, 0], &out[0, 0, 0], n, inner, task)
+
+
+cdef inline floating logsumexp_row(const floating* x, Py_ssize_t n) noexcept nogil:
+    """log(sum of exp(x[k])) for k < n, shifted by the max (see logsumexp)."""
+    cdef Py_ssize_t k
+    cdef floating top = -INFINITY
+    cdef double total = 0
+    for k in range(n):
+        if x[k] > top:
+            top = x[k]
+    if isinf(top):
+        top = 0
+    for k in range(n):
+        total = total + q_exp(x[k] - top)
+    return <floating>q_log(<floating>total) + top
 
 
 def logsumexp(const floating[:, ::1] x, floating[::1] out, int num_threads):
@@ -257,20 +341,16 @@ def logsumexp(const floating[:, ::1] x, floating[::1] out, int num_threads):
     An infinite max is replaced by 0: a row of -inf (or an empty row) gives
     -inf, a row holding +inf gives +inf; a NaN gives NaN.
     """
-    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r, k
-    cdef floating top
-    cdef double total
-    for r in prange(rows, nogil=True, num_threads=num_threads, schedule="static"):
-        top = -INFINITY
-        for k in range(n):
-            if x[r, k] > top:
-                top = x[r, k]
-        if isinf(top):
-            top = 0
-        total = 0
-        for k in range(n):
-            total = total + q_exp(x[r, k] - top)
-        out[r] = <floating>q_log(<floating>total) + top
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    if rows == 0:
+        return
+    with nogil:
+        if num_threads > 1:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                out[r] = logsumexp_row(&x[r, 0] if n else NULL, n)
+        else:
+            for r in range(rows):
+                out[r] = logsumexp_row(&x[r, 0] if n else NULL, n)
 
 
 # ---------------------------------------------------------------- activations
@@ -357,60 +437,103 @@ cdef inline void erf_backward_block(const floating* x, const floating* g, floati
 def leaky_relu(const floating[::1] x, double slope, floating[::1] out, int num_threads):
     """out = x where x > 0, else slope * x. (n >= 1: the wrapper skips empty arrays.)"""
     cdef Py_ssize_t b, n = x.shape[0]
-    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
-        leaky_relu_block(&x[b * BLOCK], <floating>slope, &out[b * BLOCK], block_length(b, n))
+    with nogil:
+        if num_threads > 1:
+            for b in prange(block_count(n), num_threads=num_threads, schedule="static"):
+                leaky_relu_block(&x[b * BLOCK], <floating>slope, &out[b * BLOCK], block_length(b, n))
+        else:
+            for b in range(block_count(n)):
+                leaky_relu_block(&x[b * BLOCK], <floating>slope, &out[b * BLOCK], block_length(b, n))
 
 
 def leaky_relu_backward(const floating[::1] x, const floating[::1] grad, double slope,
                         floating[::1] out, int num_threads):
     """out = grad where x > 0, else slope * grad."""
     cdef Py_ssize_t b, n = x.shape[0]
-    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
-        leaky_relu_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>slope, &out[b * BLOCK],
-                                  block_length(b, n))
+    with nogil:
+        if num_threads > 1:
+            for b in prange(block_count(n), num_threads=num_threads, schedule="static"):
+                leaky_relu_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>slope, &out[b * BLOCK],
+                                          block_length(b, n))
+        else:
+            for b in range(block_count(n)):
+                leaky_relu_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>slope, &out[b * BLOCK],
+                                          block_length(b, n))
 
 
 def elu(const floating[::1] x, double alpha, floating[::1] out, int num_threads):
     """out = x where x > 0, else alpha * (exp(x) - 1), with expm1 for accuracy near 0."""
     cdef Py_ssize_t b, n = x.shape[0]
-    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
-        elu_block(&x[b * BLOCK], <floating>alpha, &out[b * BLOCK], block_length(b, n))
+    with nogil:
+        if num_threads > 1:
+            for b in prange(block_count(n), num_threads=num_threads, schedule="static"):
+                elu_block(&x[b * BLOCK], <floating>alpha, &out[b * BLOCK], block_length(b, n))
+        else:
+            for b in range(block_count(n)):
+                elu_block(&x[b * BLOCK], <floating>alpha, &out[b * BLOCK], block_length(b, n))
 
 
 def elu_backward(const floating[::1] x, const floating[::1] grad, double alpha,
                  floating[::1] out, int num_threads):
     """out = grad where x > 0, else grad * alpha * exp(x)."""
     cdef Py_ssize_t b, n = x.shape[0]
-    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
-        elu_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>alpha, &out[b * BLOCK], block_length(b, n))
+    with nogil:
+        if num_threads > 1:
+            for b in prange(block_count(n), num_threads=num_threads, schedule="static"):
+                elu_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>alpha, &out[b * BLOCK], block_length(b, n))
+        else:
+            for b in range(block_count(n)):
+                elu_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>alpha, &out[b * BLOCK], block_length(b, n))
 
 
 def softplus(const floating[::1] x, double beta, double threshold, floating[::1] out, int num_threads):
     """out = log(1 + exp(beta x)) / beta, or x where beta x > threshold; never overflows."""
     cdef Py_ssize_t b, n = x.shape[0]
-    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
-        softplus_block(&x[b * BLOCK], <floating>beta, <floating>threshold, &out[b * BLOCK], block_length(b, n))
+    with nogil:
+        if num_threads > 1:
+            for b in prange(block_count(n), num_threads=num_threads, schedule="static"):
+                softplus_block(&x[b * BLOCK], <floating>beta, <floating>threshold, &out[b * BLOCK], block_length(b, n))
+        else:
+            for b in range(block_count(n)):
+                softplus_block(&x[b * BLOCK], <floating>beta, <floating>threshold, &out[b * BLOCK], block_length(b, n))
 
 
 def softplus_backward(const floating[::1] x, const floating[::1] grad, double beta, double threshold,
                       floating[::1] out, int num_threads):
     """out = grad * sigmoid(beta x), or grad where beta x > threshold."""
     cdef Py_ssize_t b, n = x.shape[0]
-    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
-        softplus_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>beta, <floating>threshold,
-                                &out[b * BLOCK], block_length(b, n))
+    with nogil:
+        if num_threads > 1:
+            for b in prange(block_count(n), num_threads=num_threads, schedule="static"):
+                softplus_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>beta, <floating>threshold,
+                                        &out[b * BLOCK], block_length(b, n))
+        else:
+            for b in range(block_count(n)):
+                softplus_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>beta, <floating>threshold,
+                                        &out[b * BLOCK], block_length(b, n))
 
 
 def erf(const floating[::1] x, floating[::1] out, int num_threads):
     """out = erf(x), the C library's."""
     cdef Py_ssize_t b, n = x.shape[0]
-    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
-        erf_block(&x[b * BLOCK], &out[b * BLOCK], block_length(b, n))
+    with nogil:
+        if num_threads > 1:
+            for b in prange(block_count(n), num_threads=num_threads, schedule="static"):
+                erf_block(&x[b * BLOCK], &out[b * BLOCK], block_length(b, n))
+        else:
+            for b in range(block_count(n)):
+                erf_block(&x[b * BLOCK], &out[b * BLOCK], block_length(b, n))
 
 
 def erf_backward(const floating[::1] x, const floating[::1] grad, floating[::1] out, int num_threads):
     """out = grad * 2/sqrt(pi) * exp(-x^2)."""
     cdef Py_ssize_t b, n = x.shape[0]
-    for b in prange(block_count(n), nogil=True, num_threads=num_threads, schedule="static"):
-        erf_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>TWO_OVER_SQRT_PI, &out[b * BLOCK],
-                           block_length(b, n))
+    with nogil:
+        if num_threads > 1:
+            for b in prange(block_count(n), num_threads=num_threads, schedule="static"):
+                erf_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>TWO_OVER_SQRT_PI, &out[b * BLOCK],
+                                   block_length(b, n))
+        else:
+            for b in range(block_count(n)):
+                erf_backward_block(&x[b * BLOCK], &grad[b * BLOCK], <floating>TWO_OVER_SQRT_PI, &out[b * BLOCK],
+                                   block_length(b, n))

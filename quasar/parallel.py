@@ -12,6 +12,21 @@ thread's settings; a thread that has not touched them starts from the
 process-wide defaults; ``with config(...)`` changes only the calling thread,
 for the block.
 
+Also here:
+
+* ``worker_threads(n)``, for n Python threads running quasar at once: each
+  thread's kernels, and NumPy's BLAS (the matrix products), then use
+  ``cores // n`` threads, so together they never ask for more threads than
+  there are cores.
+* Fork safety: a process forked from this one (a ``multiprocessing`` pool
+  with the ``fork`` start method) runs every kernel on one thread. GNU
+  OpenMP is not fork-safe: a child that entered a parallel region after the
+  parent had run one would hang. ``spawn`` or ``forkserver`` children start
+  fresh and use all their threads.
+* The seed's parallel ops, ``par_add``, ``par_mul``, ``par_matmul`` and
+  ``par_relu``: their forward *and* backward kernels take the parallel path
+  whatever the tensors' size (for demonstrations and benchmarks).
+
 This module imports even when the extension is not built: then
 ``openmp_enabled()`` is False and ``threads_for`` always returns 1.
 """
@@ -42,10 +57,13 @@ try:
 except ImportError:  # the extension is not built: everything runs serially
     _omp = None
 
+from .autograd import Function  # autograd imports nothing of quasar at load time
+
 __all__ = [
-    "DEFAULT_PARALLEL_THRESHOLD", "ParallelConfig", "config", "current_config", "get_num_threads",
-    "init_parallel_autograd", "openmp_enabled", "set_num_threads", "show_config",
-    "threads_for",
+    "DEFAULT_PARALLEL_THRESHOLD", "ParallelBackward", "ParallelConfig", "config", "current_config",
+    "get_num_threads", "init_parallel_autograd", "openmp_enabled", "par_add", "par_matmul",
+    "par_mul", "par_relu", "set_num_threads", "show_config", "threads_for", "usable_cores",
+    "worker_threads",
 ]
 
 # Below this many elements a kernel runs on one thread. Elements of an add:
@@ -116,7 +134,31 @@ class _ThreadSettings(threading.local):
 
 
 _settings = _ThreadSettings()
+# omp_get_max_threads, or None when every kernel must run serially (no
+# OpenMP, or a forked child: see _serial_after_fork).
 _max_threads = _omp.max_threads if _omp is not None else None
+_forked_child = False
+
+
+def _serial_after_fork():
+    """Runs in the child of every ``os.fork()`` (multiprocessing's ``fork``
+    start method included): from now on every kernel runs on one thread.
+
+    Why: GNU OpenMP keeps its pool of worker threads across parallel regions,
+    but ``fork`` copies only the calling thread. A child that enters a
+    parallel region waits forever for workers that exist only in the parent.
+    With ``_max_threads`` None, ``threads_for`` returns 1, and every kernel
+    called with 1 thread runs a plain loop, never entering the OpenMP runtime,
+    so the child cannot hang, whatever settings it inherited or changes.
+    Parallel kernels in worker processes: use ``spawn`` or ``forkserver``.
+    """
+    global _max_threads, _forked_child
+    _max_threads = None
+    _forked_child = True
+
+
+if _omp is not None and hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_serial_after_fork)
 
 
 def threads_for(n_elements):
@@ -183,6 +225,62 @@ def config(max_workers=_UNSET, parallel_threshold=_UNSET):
         _settings.max_workers, _settings.threshold = saved.max_workers, saved.parallel_threshold
 
 
+# ---------------------------------------------------------------- several Python threads
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity on Linux), at least 1."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no sched_getaffinity (macOS, Windows)
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def worker_threads(n: int):
+    """``with worker_threads(n):`` around n Python threads that run quasar at once.
+
+    Unchecked, each of the n threads may start an OpenMP team of every core
+    in its kernels, and NumPy's BLAS its own team in every matrix product:
+    n * cores threads on cores cores. An oversubscribed team is slower than
+    a single thread (a parallel region ends when its last thread does, and
+    some thread is always waiting for a core). So inside the block::
+
+        per_thread = max(1, usable_cores() // n)
+
+    limits every kernel of this thread and of every thread that starts inside
+    the block (through the process defaults, which a new thread starts from;
+    a lower ``max_workers`` already in force stays), and NumPy's BLAS pool
+    (through threadpoolctl; that limit is process-wide). Then n threads use at
+    most n * per_thread <= cores threads, or n when n > cores. Everything is
+    restored on exit; yields per_thread.
+
+    Enter it in the thread that starts the workers, before starting them: a
+    thread that has already read its settings keeps them (it can use
+    ``config(max_workers=...)`` itself). One thread at a time may be inside
+    ``worker_threads``: it changes process-wide defaults.
+    """
+    global _defaults
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"worker_threads needs the number of Python threads, an int >= 1, got {n!r}")
+    import threadpoolctl  # a dependency; imported here, where it scans the loaded libraries
+
+    per_thread = max(1, usable_cores() // n)
+
+    def capped(workers):
+        return per_thread if workers is None else min(workers, per_thread)
+
+    saved_defaults, saved_here = _defaults, current_config()
+    _defaults = dataclasses.replace(_defaults, max_workers=capped(_defaults.max_workers))
+    _settings.max_workers = capped(saved_here.max_workers)
+    try:
+        with threadpoolctl.threadpool_limits(per_thread, user_api="blas"):
+            yield per_thread
+    finally:
+        _defaults = saved_defaults
+        _settings.max_workers = saved_here.max_workers
+
+
 def openmp_enabled():
     """True if the compiled kernels were built with OpenMP."""
     return _omp is not None and bool(_omp.openmp_enabled())
@@ -222,6 +320,8 @@ def show_config(file=None):
     lines.append(f"  OMP_WAIT_POLICY:       {os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     if _omp is not None:
         lines.append(f"  omp_get_max_threads(): {_omp.max_threads()}  (processors: {_omp.num_procs()})")
+    if _forked_child:
+        lines.append("  forked child:          yes: every kernel runs on one thread (GNU OpenMP is not fork-safe)")
     settings = current_config()
     workers = "all" if settings.max_workers is None else settings.max_workers
     lines.append(f"  max_workers:           {workers}  -> large kernels use {get_num_threads()} thread(s)")
@@ -240,3 +340,88 @@ def show_config(file=None):
                 f"{os.path.basename(pool.get('filepath', ''))}"
             )
     print("\n".join(lines), file=file)
+
+
+# ---------------------------------------------------------------- the seed's parallel ops
+
+
+def _every_kernel_parallel():
+    """This thread's kernels take the parallel path whatever their size (with
+    at most max_workers threads still: set_num_threads and worker_threads hold)."""
+    return config(parallel_threshold=0)
+
+
+class ParallelBackward(Function):
+    """The graph node of a par_* op: the plain op's node, with its backward
+    run with every kernel on the parallel path, as its forward was.
+
+    A plain op records a node whose backward runs later, under the settings
+    in force *then*: ``with config(parallel_threshold=0): y = qs.add(a, b)``
+    makes the forward parallel, not a ``y.backward()`` after the block. So
+    ``_run_parallel`` runs the plain op forced parallel, then records this
+    node in place of the op's own (``inner``): the same inputs and output
+    array, inner's fields (its saved arrays, shapes, ...) taken over, and as
+    backward the op's own backward, called with this node as its ctx inside
+    ``_every_kernel_parallel()``. Being an ordinary node, it is checked for
+    in-place changes and freed by backward like any other.
+    """
+
+    @staticmethod
+    def forward(ctx, *inputs, inner, output):
+        ctx.__dict__.update(inner.__dict__)  # before apply() records the versions of what was saved
+        ctx.op = type(inner)
+        return output
+
+    @staticmethod
+    def backward(ctx, grad):
+        with _every_kernel_parallel():
+            return ctx.op.backward(ctx, grad)
+
+    def __repr__(self):
+        return f"<Parallel{self.op.__name__}Backward>"
+
+
+def _run_parallel(op, *args):
+    """op(*args), a plain quasar op that records one node, with every kernel
+    of its forward and of its backward on the parallel path."""
+    with _every_kernel_parallel():
+        out = op(*args)
+    inner = out.grad_fn
+    if inner is None:  # no graph was recorded (no_grad, or no input requires grad)
+        return out
+    return ParallelBackward.apply(*inner.parents, inner=inner, output=out.data)
+
+
+# The ops are imported when called: they import the backends, which import this module.
+
+
+def par_add(a, b):
+    """``a + b`` (broadcasting, like ``qs.add``), forward and backward on the parallel path."""
+    from . import ops
+
+    return _run_parallel(ops.add, a, b)
+
+
+def par_mul(a, b):
+    """``a * b`` (broadcasting, like ``qs.mul``), forward and backward on the parallel path."""
+    from . import ops
+
+    return _run_parallel(ops.mul, a, b)
+
+
+def par_matmul(a, b):
+    """``a @ b`` (like ``qs.matmul``): (..., n, k) @ (..., k, m) -> (..., n, m).
+
+    The products themselves are NumPy's BLAS, parallel on its own for large
+    matrices; what this forces parallel are quasar's kernels around them (the
+    backward's sums over broadcast batch dims)."""
+    from . import ops
+
+    return _run_parallel(ops.matmul, a, b)
+
+
+def par_relu(x):
+    """``max(x, 0)`` (like ``qs.relu``), forward and backward on the parallel path."""
+    from . import ops
+
+    return _run_parallel(ops.relu, x)
