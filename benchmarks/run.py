@@ -30,14 +30,23 @@ import subprocess
 import sys
 import time
 
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 
-import quasar as qs  # noqa: E402
-
+# torch before quasar, on purpose. Both use an OpenMP runtime with the soname
+# libgomp.so.1 (torch bundles its own, quasar's extension links the system's),
+# and the dynamic loader maps only the first one loaded. With quasar first,
+# torch ran on the system libgomp here and its small ops got ~30x slower after
+# its first parallel region (torch.exp on 1e3 floats: 1.8 -> 68 us). With torch
+# first, quasar's kernels run on torch's libgomp at the same speed as on their own.
 _QUASAR_CHILD = "--_memory-child" in sys.argv and any(a.startswith("quasar:") for a in sys.argv)
 try:
     if _QUASAR_CHILD:  # a memory child measuring quasar alone: keep torch out of the process
@@ -45,6 +54,8 @@ try:
     import torch
 except ImportError:  # PyTorch is optional: its columns read "-"
     torch = None
+
+import quasar as qs  # noqa: E402
 
 try:
     import threadpoolctl
@@ -61,13 +72,16 @@ class Timer:
     """Warm-up, calibrate the calls per sample, then the median of the samples.
 
     ``compare({"quasar": f, "torch": g, ...})`` times several libraries on one
-    config *round-robin*: sample 1 of each, then sample 2 of each, ... so a
-    burst of background load (or another library's pool threads still spinning)
-    lands on all of them alike instead of on whichever ran at that moment.
+    config, one library after the other. Before each library's turn on
+    multi-threaded work (and before every config) the process idles ``gap``
+    seconds: a thread pool keeps its threads spinning for a while after its
+    last call (OpenBLAS ~0.1 s), and on a small machine they starve the next
+    library's threads. Measured here: torch's 256x256 matmul ran at 5-80
+    GFLOP/s right after NumPy's instead of 340, and NumPy's at 2-3 after torch's.
     """
 
-    def __init__(self, min_time, repeats, warmup, quiet=0):
-        self.min_time, self.repeats, self.warmup, self.quiet = min_time, repeats, warmup, quiet
+    def __init__(self, min_time, repeats, warmup, quiet=0, gap=0.2):
+        self.min_time, self.repeats, self.warmup, self.quiet, self.gap = min_time, repeats, warmup, quiet, gap
         self.log = []  # one dict per timing: label, median/min/max, calls per sample, background load
 
     def _calibrate(self, fn):
@@ -88,40 +102,51 @@ class Timer:
             fn()
         return (time.perf_counter() - t0) / number
 
-    def compare(self, fns, repeats=None, label=""):
+    @staticmethod
+    def _faults():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource is not None else 0
+
+    def compare(self, fns, repeats=None, label="", threaded=True):
         """{name: fn} -> {name: median seconds per call}; None values are skipped.
 
-        With ``quiet`` set (--wait-quiet), a config during which other processes
-        used more than 0.15 cores is measured again once the machine is idle
-        (at most twice more)."""
+        threaded: whether any library may run this config on several threads
+        (then each library's turn starts after an idle gap). With ``quiet``
+        set (--wait-quiet), a config during which other processes used more
+        than 0.15 cores is measured again once the machine is idle (at most
+        twice more)."""
         fns = {k: f for k, f in fns.items() if f is not None}
         for attempt in range(3):
             before = cpu_snapshot()
-            out = self._compare_once(fns, repeats)
+            out = self._compare_once(fns, repeats, threaded)
             load = background_load(before, cpu_snapshot())
             if not self.quiet or load is None or load < 0.15 or attempt == 2:
                 break
             wait_quiet(self.quiet)
-        for k, (median, ss, number) in out.items():
+        self.faults = {}
+        for k, (median, ss, number, faults) in out.items():
+            self.faults[k] = faults
             self.log.append({"label": f"{label} {k}".strip(), "median_s": median, "min_s": min(ss), "max_s": max(ss),
                              "calls_per_sample": number, "samples": len(ss), "background_cores": load,
-                             "attempts": attempt + 1})
+                             "page_faults_per_call": faults, "attempts": attempt + 1})
         return {k: v[0] for k, v in out.items()}
 
-    def _compare_once(self, fns, repeats):
+    def _compare_once(self, fns, repeats, threaded):
         gc.collect()
-        plan = {k: self._calibrate(f) for k, f in fns.items()}
-        repeats = repeats or self.repeats
-        if max(one for one, _ in plan.values()) > 0.25:  # slow configs: fewer samples, never below 3
-            repeats = max(3, min(repeats, 5))
-        samples = {k: [] for k in fns}
-        for _ in range(repeats):
-            for k, f in fns.items():
-                samples[k].append(self._sample(f, plan[k][1]))
-        return {k: (statistics.median(ss), ss, plan[k][1]) for k, ss in samples.items()}
+        out = {}
+        for i, (k, f) in enumerate(fns.items()):
+            if threaded or i == 0:
+                time.sleep(self.gap)
+            one, number = self._calibrate(f)
+            reps = repeats or self.repeats
+            if one > 0.25:  # slow configs: fewer samples, never below 3
+                reps = max(3, min(reps, 5))
+            f0 = self._faults()
+            ss = [self._sample(f, number) for _ in range(reps)]
+            out[k] = (statistics.median(ss), ss, number, (self._faults() - f0) / (reps * number))
+        return out
 
-    def __call__(self, fn, repeats=None, label=""):
-        return self.compare({"_": fn}, repeats, label)["_"]
+    def __call__(self, fn, repeats=None, label="", threaded=True):
+        return self.compare({"_": fn}, repeats, label, threaded)["_"]
 
 
 def ratio(q, peer):
@@ -192,6 +217,7 @@ def environment(args, threads):
         "numpy": np.__version__,
         "torch": torch.__version__ if torch is not None else None,
         "quick": args.quick,
+        "gap": args.gap,
     }
     try:
         from quasar import _build_info  # written by setup.py
@@ -207,6 +233,11 @@ def environment(args, threads):
                 env["quasar_parallel"] += f", OpenMP {'enabled' if par.openmp_enabled() else 'disabled'}"
         except Exception as exc:  # noqa: BLE001
             env["quasar_parallel"] = f"current_config() failed: {exc}"
+    try:
+        with open("/proc/self/maps") as f:
+            env["openmp_runtimes_mapped"] = sorted(set(re.findall(r"/\S*lib[gi]omp\S*", f.read())))
+    except OSError:
+        pass
     if threadpoolctl is not None:
         env["threadpools"] = [
             {k: d.get(k) for k in ("user_api", "internal_api", "prefix", "version", "architecture", "num_threads")}
@@ -345,7 +376,7 @@ def w_overhead(timer, args):
         ("forward (no_grad)", q_nograd, t_nograd, None),
         ("forward+backward", q_fwdbwd, t_fwdbwd, None),
     ):
-        res = timer.compare({"quasar": q, "torch": t, "numpy": n}, label=f"overhead {variant}")
+        res = timer.compare({"quasar": q, "torch": t, "numpy": n}, label=f"overhead {variant}", threaded=False)
         for lib, sec in res.items():
             add("forward" if lib == "numpy" else variant, lib, sec)
     return {"rows": rows, "grad_check_max_abs_diff": check}
@@ -363,6 +394,7 @@ KERNEL_OPS = ["add", "mul", "relu", "exp", "tanh", "sigmoid", "sum"]
 FWD_ARRAYS = {"add": 3, "mul": 3, "relu": 2, "exp": 2, "tanh": 2, "sigmoid": 2, "sum": 1}
 BWD_ARRAYS = {"add": 4, "mul": 6, "relu": 3, "exp": 3, "tanh": 3, "sigmoid": 3, "sum": 1}
 BINARY = {"add", "mul"}
+THREADED_N = 32768  # torch's elementwise grain size: from here on some library may use several threads
 
 
 def _np_sigmoid(x):
@@ -469,7 +501,7 @@ def w_kernels(timer, args):
         if torch is not None:
             xt0, dt0 = torch.from_numpy(x), torch.from_numpy(dst)
             fns["torch_copy"] = lambda: dt0.copy_(xt0)
-        for k, sec in timer.compare(fns, label=f"copy {n:.0e}").items():
+        for k, sec in timer.compare(fns, label=f"copy {n:.0e}", threaded=n >= THREADED_N).items():
             roof[k + "_GBs"] = 2 * nbytes / sec / 1e9
         roofs.append(roof)
         for op in KERNEL_OPS:
@@ -489,7 +521,8 @@ def w_kernels(timer, args):
                 top = _t_op(op)
                 fns["torch"] = lambda: top(xt, yt)
             r = {"op": op, "n": n, "dir": "fwd", "bytes": fb}
-            r.update({k + "_s": v for k, v in timer.compare(fns, label=label + " fwd").items()})
+            r.update({k + "_s": v for k, v in timer.compare(fns, label=label + " fwd", threaded=n >= THREADED_N).items()})
+            r.update({k + "_faults": v for k, v in timer.faults.items()})
             rows.append(r)
             # ---------------- backward: out.backward(g, retain_graph=True) through autograd
             xg = qs.tensor(x, requires_grad=True)
@@ -522,9 +555,10 @@ def w_kernels(timer, args):
 
                 fns["torch"] = t_bwd
             r = {"op": op, "n": n, "dir": "bwd", "bytes": bb, "kernel_s": None}
-            r.update({k + "_s": v for k, v in timer.compare(fns, label=label + " bwd").items()})
+            r.update({k + "_s": v for k, v in timer.compare(fns, label=label + " bwd", threaded=n >= THREADED_N).items()})
+            r.update({k + "_faults": v for k, v in timer.faults.items()})
             rows.append(r)
-            del outq, fns
+            outq = fns = None  # free the big arrays before the next config allocates
     for r in rows:
         for lib in ("quasar", "kernel", "numpy", "torch"):
             s = r.get(lib + "_s")
@@ -580,7 +614,7 @@ def w_matmul(timer, args):
             r = {"n": n, "dtype": np.dtype(dtype).name, "dir": "bwd", "flops": 4 * n**3}
             r.update({k + "_s": v for k, v in timer.compare(fns, reps, label + " bwd").items()})
             rows.append(r)
-            del cq, fns
+            cq = fns = None
     for r in rows:
         for lib in ("quasar", "numpy", "torch"):
             s = r.get(lib + "_s")
@@ -604,7 +638,7 @@ class MLP:
     """One architecture, one init, in both libraries: torch's default init,
     copied into quasar's parameters; same data, same targets."""
 
-    def __init__(self, sizes, batch, lr=0.1, seed=0):
+    def __init__(self, sizes, batch, lr=0.1, seed=0, libs=("quasar", "torch")):
         import quasar.nn as qnn
         import quasar.optim as qoptim
 
@@ -621,16 +655,18 @@ class MLP:
                     out.append(relu())
             return out
 
-        self.qmodel = qnn.Sequential(*layers(qnn.Linear, qnn.ReLU))
-        self.qopt = qoptim.SGD(self.qmodel.parameters(), lr=lr)
-        self.xq, self.tq = qs.tensor(self.X), qs.tensor(self.T)
-        self.tmodel = None
-        if torch is not None:
+        self.qmodel = self.tmodel = None
+        if "quasar" in libs:
+            self.qmodel = qnn.Sequential(*layers(qnn.Linear, qnn.ReLU))
+            self.qopt = qoptim.SGD(self.qmodel.parameters(), lr=lr)
+            self.xq, self.tq = qs.tensor(self.X), qs.tensor(self.T)
+        if torch is not None and "torch" in libs:
             torch.manual_seed(seed)
             self.tmodel = torch.nn.Sequential(*layers(torch.nn.Linear, torch.nn.ReLU))
             self.topt = torch.optim.SGD(self.tmodel.parameters(), lr=lr)
             self.xt, self.tt = torch.from_numpy(self.X), torch.from_numpy(self.T)
-            self._copy_init()
+            if self.qmodel is not None:
+                self._copy_init()
 
     def _copy_init(self):
         qp = list(self.qmodel.parameters())
@@ -732,53 +768,55 @@ def _state_bytes(tensors):
 
 
 def memory_child(lib, mode, threads, steps):
-    """Runs in a fresh interpreter; prints one JSON line."""
+    """Runs in a fresh interpreter (only ``lib``'s model and data live in it); prints one JSON line."""
     set_threads(threads)
     out = {"lib": lib, "mode": mode}
-    if mode == "peak":
-        m = MLP((784, 256, 256, 10), 128)
+    if mode == "tracemalloc":  # quasar: every NumPy buffer and Python object since before the model existed
+        import tracemalloc
+
+        tracemalloc.start()
+        m = MLP((784, 256, 256, 10), 128, libs=(lib,))
+        for _ in range(3):
+            m.q_step()
+        gc.collect()
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        m.q_step()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        out.update(traced_before_bytes=base, traced_peak_bytes=peak)
+    elif mode == "peak":
+        gc.collect()
+        rss0 = _status_kb("VmRSS")  # after the imports, before the model and the data exist
+        m = MLP((784, 256, 256, 10), 128, libs=(lib,))
         step = m.q_step if lib == "quasar" else m.t_step
-        if lib == "torch":
-            m.qmodel = None  # only the torch model lives in this process's measured state
         for _ in range(3):
             step()
         gc.collect()
-        # resident state: parameters, their gradients, the batch
+        # resident state counted from the tensors: parameters, their gradients, the batch
         if lib == "quasar":
             params = list(m.qmodel.parameters())
             state = _state_bytes([p.data for p in params] + [p.grad.data for p in params if p.grad is not None])
-            state += m.X.nbytes + m.T.nbytes
         else:
             params = list(m.tmodel.parameters())
             state = sum(p.numel() * p.element_size() for p in params)
             state += sum(p.grad.numel() * p.grad.element_size() for p in params if p.grad is not None)
-            state += m.X.nbytes + m.T.nbytes
-        out["state_bytes"] = state
-        # method 1: peak RSS above the pre-step RSS (VmHWM reset through /proc/self/clear_refs)
-        peaks = []
+        out["state_bytes"] = state + m.X.nbytes + m.T.nbytes
+        # peak RSS of one step (VmHWM reset through /proc/self/clear_refs), above the
+        # post-import baseline (= everything this library holds at its peak) and above the pre-step RSS
+        total, transient = [], []
         for _ in range(5):
             gc.collect()
             before = _status_kb("VmRSS")
             _reset_hwm()
             step()
-            peaks.append((_status_kb("VmHWM") - before) * 1024)
-        out["rss_peak_delta_bytes"] = statistics.median(peaks)
-        # method 2 (quasar only): tracemalloc, which NumPy reports its buffers to
-        if lib == "quasar":
-            import tracemalloc
-
-            tracemalloc.start()
-            gc.collect()
-            base, _ = tracemalloc.get_traced_memory()
-            tracemalloc.reset_peak()
-            step()
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            out["tracemalloc_peak_delta_bytes"] = peak - base
+            hwm = _status_kb("VmHWM")
+            total.append((hwm - rss0) * 1024)
+            transient.append((hwm - before) * 1024)
+        out["rss_peak_bytes"] = statistics.median(total)
+        out["rss_peak_delta_bytes"] = statistics.median(transient)
     else:  # growth: RSS over many steps of a small network
-        m = MLP((784, 64, 10), 32)
-        if lib == "torch":
-            m.qmodel = None
+        m = MLP((784, 64, 10), 32, libs=(lib,))
         step = m.q_step if lib == "quasar" else m.t_step
         every = max(1, steps // 10)
         marks = []
@@ -811,6 +849,9 @@ def w_memory(timer, args):
     # follows what each library holds instead of what glibc keeps cached in its heap
     fixed = {"MALLOC_MMAP_THRESHOLD_": "65536"}
     peak = {lib: _run_child(lib, "peak", args.threads, 0, fixed) for lib in libs}
+    traced = _run_child("quasar", "tracemalloc", args.threads, 0)
+    if "error" not in traced:
+        peak["quasar"].update(traced)
     steps = 1000 if args.quick else 10_000
     growth = {lib: _run_child(lib, "growth", args.threads, steps) for lib in libs}
     return {"peak": peak, "growth": growth, "growth_steps": steps}
@@ -915,6 +956,13 @@ def _n(n):
     return f"{mant.rstrip('0').rstrip('.')}e{int(exp)}"
 
 
+def _faults_cell(r):
+    q, t = r.get("quasar_faults"), r.get("torch_faults")
+    if q is None:
+        return "-"
+    return f"{q:.0f} / {t:.0f}" if t is not None else f"{q:.0f}"
+
+
 def section_kernels(res):
     if "rows" not in res:
         return res.get("skipped", "skipped")
@@ -933,11 +981,12 @@ def section_kernels(res):
                 fmt(r["quasar_GBs"]), fmt(r["kernel_GBs"]), fmt(r["numpy_GBs"]), fmt(r.get("torch_GBs")),
                 fmt_ratio(ratio(r["quasar_s"], r.get("torch_s"))), fmt_ratio(ratio(r["quasar_s"], r["numpy_s"])),
                 f"{100 * r['quasar_GBs'] / roof:.0f}%" if roof else "-",
+                _faults_cell(r),
             ])
         title = "Forward" if direction == "fwd" else "Backward (through autograd: `out.backward(g, retain_graph=True)`)"
         parts.append(f"{title}, GB/s:\n\n" + table(
             ["op", "n", "quasar", "quasar kernel only", "NumPy", "PyTorch", "quasar/PyTorch (time)",
-             "quasar/NumPy (time)", "quasar % of copyto"], rows))
+             "quasar/NumPy (time)", "quasar % of copyto", "page faults/call quasar / PyTorch"], rows))
     parts.append(
         "float32. GB/s counts the arrays each kernel must read and write (4 bytes × n per array): "
         "forward add/mul 3, unary 2, sum 1; backward add 4 (two owned copies of g), mul 6, "
@@ -950,7 +999,12 @@ def section_kernels(res):
         "`1/(1+exp(-x))` in 4 in-place passes); backward: the reference backend's formulas, unfused. "
         "*PyTorch* = the same op and the same `out.backward(g, retain_graph=True)`. Every op allocates "
         "its output (as in normal use); `np.copyto` into a preallocated array does not, so at 1.6e7 "
-        "(64 MB, page faults on fresh memory) it is a roof no allocating op reaches; the allocating copy is shown beside it."
+        "(64 MB, page faults on fresh memory) it is a roof no allocating op reaches; the allocating copy is shown beside it. "
+        "*Page faults/call* (minor faults, getrusage): a large output that glibc serves with a fresh mmap costs one "
+        "fault per 4 KiB page (~1,000 per 4 MB array; PyTorch asks for transparent huge pages, ~2 per 4 MB). Whether "
+        "glibc maps fresh memory or reuses its heap depends on the process's allocation history (its mmap threshold "
+        "rises after the first large free), so a row with thousands of faults per call measures the allocator, "
+        "not the kernel."
     )
     return "\n\n".join(parts)
 
@@ -999,13 +1053,16 @@ def section_memory(res):
     rows = []
     for lib, p in res["peak"].items():
         if "error" in p:
-            rows.append([lib, "error: " + p["error"].splitlines()[-1][:120], "", "", ""])
+            rows.append([lib, "error: " + p["error"].splitlines()[-1][:120], "", "", "", ""])
             continue
-        total = p["state_bytes"] + p["rss_peak_delta_bytes"]
-        rows.append([lib, fmt(mib(p["state_bytes"])), fmt(mib(p["rss_peak_delta_bytes"])), fmt(mib(total)),
-                     fmt(mib(p.get("tracemalloc_peak_delta_bytes")))])
+        tm = p.get("traced_peak_bytes")
+        rows.append([lib, fmt(mib(p["state_bytes"])), fmt(mib(p["rss_peak_delta_bytes"])),
+                     fmt(mib(p["state_bytes"] + p["rss_peak_delta_bytes"])), fmt(mib(p.get("rss_peak_bytes"))),
+                     fmt(mib(tm)), fmt(mib(tm - p["traced_before_bytes"])) if tm is not None else "-"])
     text = "Peak memory of one training step, 784-256-256-10, batch 128, float32 (MiB):\n\n" + table(
-        ["library", "resident state (params + grads + batch)", "step peak above pre-step RSS", "total", "tracemalloc step peak"], rows)
+        ["library", "state (params + grads + batch)", "step peak above the pre-step RSS", "step peak = state + that",
+         "RSS added since the imports (incl. the library's lazy runtime init)", "tracemalloc peak",
+         "tracemalloc above pre-step"], rows)
     rows = []
     for lib, g in res["growth"].items():
         if "error" in g:
@@ -1016,13 +1073,18 @@ def section_memory(res):
     text += f"\n\nRSS over {res['growth_steps']:,} training steps of 784-64-10, batch 32 (MiB):\n\n" + table(
         ["library", "RSS early", "RSS at end", "growth"], rows)
     text += (
-        "\n\nMethod. Each measurement runs in a fresh interpreter. *Step peak*: after 3 warm-up steps, "
-        "`/proc/self/clear_refs` resets the peak RSS (VmHWM) to the current RSS, one step runs, and "
-        "VmHWM minus the pre-step VmRSS is the step's transient peak (median of 5 steps); the process runs with "
-        "`MALLOC_MMAP_THRESHOLD_=65536` so every buffer of 64 KiB or more is mmap'd and returned on free, "
-        "making RSS follow what each library holds (the same method for both libraries). *Resident state* is "
-        "counted from the tensors (parameters, their .grad, the batch). *tracemalloc*: the same step traced "
-        "with tracemalloc (NumPy reports its buffers to it; quasar only). *Growth*: RSS (VmRSS) every "
+        "\n\nMethod. Each measurement runs in a fresh interpreter holding one library's model and data. "
+        "*Peak RSS*: VmRSS is read after the imports (baseline); the model and the batch are built and 3 warm-up "
+        "steps run; then `/proc/self/clear_refs` resets the peak RSS (VmHWM) to the current RSS, one step runs, "
+        "and VmHWM minus the RSS just before the step is the step's transient peak (median of 5 steps; 0 when the "
+        "step never goes above what the process held before it, e.g. because zero_grad freed the old gradients "
+        "first). *Step peak* = that plus the state counted from the tensors; the target compares it. VmHWM minus "
+        "the post-import baseline is also shown: it adds what each library allocates for itself on first use "
+        "(PyTorch's kernels and thread pools, OpenBLAS's buffers, Python objects). The process runs with `MALLOC_MMAP_THRESHOLD_=65536` "
+        "so every buffer of 64 KiB or more is mmap'd and returned on free, making RSS follow what each library "
+        "holds. The same method for both libraries. *tracemalloc* (quasar only; NumPy reports its buffers to it): "
+        "traced from before the model exists, so the peak is everything quasar allocated and still held at the "
+        "step's peak (parameters, grads, batch, activations, Python objects). *Growth*: RSS (VmRSS) every "
         f"{max(1, res['growth_steps'] // 10):,} steps with the default allocator; growth = last mark minus first.")
     return text
 
@@ -1137,6 +1199,9 @@ def render(env, results, tg):
         f"NumPy {env['numpy']}; PyTorch {env['torch'] or 'not installed'}",
         f"- BLAS / thread pools (threadpoolctl): {blas_summary(env)}",
     ]
+    if env.get("openmp_runtimes_mapped"):
+        lines.append(f"- OpenMP runtime(s) in the process: {', '.join(env['openmp_runtimes_mapped'])} "
+                     "(torch is imported before quasar: see the note at the top of run.py)")
     if env.get("quasar_build"):
         lines.append(f"- quasar build: {env['quasar_build']}")
     if env.get("quasar_parallel") is not None:
@@ -1144,7 +1209,8 @@ def render(env, results, tg):
     loads = {k: v["background_cores"] for k, v in results.items()
              if isinstance(v, dict) and v.get("background_cores") is not None}
     if loads:
-        busy = max(loads.values()) > 0.1
+        timed = [v for k, v in loads.items() if k != "memory"]  # memory is measured in bytes, not seconds
+        busy = bool(timed) and max(timed) > 0.1
         lines.append(
             "- background load (CPU cores used by *other* processes while each workload ran, of "
             f"{env['logical_cpus']}): " + ", ".join(f"{k} {v:.2f}" for k, v in loads.items())
@@ -1153,8 +1219,9 @@ def render(env, results, tg):
     lines += [
         "",
         "Timings: median of ≥5 samples (3-5 for runs over 0.25 s) after warm-up, `time.perf_counter`; "
-        "the libraries are sampled round-robin on each config (sample 1 of each, then sample 2, ...), so a burst of "
-        "background load hits all of them alike; ratios are time ratios quasar/peer (below 1.00× quasar is faster). "
+        "on each config the libraries run one after the other, each after a "
+        f"{env.get('gap', 0.2)} s idle gap when the work is multi-threaded (so no library's pool threads are still spinning "
+        "when the next one starts; see Timer in run.py); ratios are time ratios quasar/peer (below 1.00× quasar is faster). "
         "Every sample's median/min/max is in results.json (`environment.timings`).",
     ]
     for key, title, fn in (
@@ -1182,7 +1249,7 @@ def write_markdown(path, body):
             _, post = rest.split(MARK_END, 1)
             text = pre + generated + post
         else:  # keep hand-written sections of a file without markers
-            kept = re.findall(r"(^## .*(?:note|crossover|profil).*$[\s\S]*?)(?=^## |\Z)", old, re.M | re.I)
+            kept = re.findall(r"(^## .*(?:note|crossover|profil).*$[\s\S]*?)(?=^## |\Z)", old, re.MULTILINE | re.IGNORECASE)
             text = header + generated + "\n\n" + "".join(kept)
     else:
         text = header + generated + "\n"
@@ -1240,10 +1307,14 @@ def main():
                         "(same threads, versions and mode) and rewrite the whole report; implies --write")
     p.add_argument("--out", default=HERE, help="folder for RESULTS.md and results.json (default: benchmarks/)")
     p.add_argument("--min-time", type=float, default=None, help="seconds per timed sample")
+    p.add_argument("--gap", type=float, default=0.2,
+                   help="idle seconds before each library's turn on multi-threaded work (default 0.2)")
     p.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                    help="wait up to SECONDS for other processes to go idle before each workload, and re-measure "
                         "a config during which they used > 0.15 cores (up to twice)")
     p.add_argument("--profile", choices=["overhead", "mlp"], help="cProfile quasar on a workload instead of benchmarking")
+    p.add_argument("--render-only", action="store_true",
+                   help="rewrite RESULTS.md from the existing results.json (no measuring)")
     p.add_argument("--_memory-child", dest="memory_child", help=argparse.SUPPRESS)
     args = p.parse_args()
 
@@ -1251,15 +1322,26 @@ def main():
         lib, mode, steps = args.memory_child.split(":")
         memory_child(lib, mode, args.threads, int(steps))
         return
+    if args.render_only:
+        with open(os.path.join(args.out, "results.json")) as f:
+            saved = json.load(f)
+        tg = targets(saved["results"])
+        body = render(saved["environment"], saved["results"], tg)
+        write_markdown(os.path.join(args.out, "RESULTS.md"), body)
+        saved["targets"] = tg
+        with open(os.path.join(args.out, "results.json"), "w") as f:
+            json.dump(saved, f, indent=1, default=str)
+        print(body)
+        return
     threads = set_threads(args.threads)
     if args.profile:
         profile(args)
         return
 
     if args.quick:
-        timer = Timer(args.min_time or 0.005, 5, 0.01, args.wait_quiet)
+        timer = Timer(args.min_time or 0.005, 5, 0.01, args.wait_quiet, args.gap)
     else:
-        timer = Timer(args.min_time or 0.05, 7, 0.1, args.wait_quiet)
+        timer = Timer(args.min_time or 0.05, 7, 0.1, args.wait_quiet, args.gap)
     wanted = [w.strip() for w in args.only.split(",") if w.strip()] or list(WORKLOADS)
     for w in wanted:
         if w not in WORKLOADS:

@@ -250,7 +250,8 @@ class Tensor:
                 )
             grad = np.ones(self.data.shape, dtype=self.data.dtype)
         else:
-            grad = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.data.dtype)
+            # no copy: backward never writes into it, and a leaf that would keep it copies it
+            grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.data.dtype)
             if grad.shape != self.data.shape:
                 raise ValueError(
                     f"backward: gradient has shape {grad.shape} but the tensor has shape {self.shape}"
