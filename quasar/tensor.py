@@ -257,7 +257,7 @@ class Tensor:
                     f"backward: gradient has shape {grad.shape} but the tensor has shape {self.shape}"
                 )
         if self.grad_fn is None:  # a leaf: d self / d self = 1
-            self.grad = Tensor._wrap(grad if self.grad is None else self.grad.data + grad)
+            self.grad = Tensor._wrap(grad.copy() if self.grad is None else self.grad.data + grad)
             return
         autograd.run_backward(self, grad, retain_graph=retain_graph)
 

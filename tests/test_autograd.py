@@ -249,3 +249,14 @@ def test_backward_frees_the_activations_a_kept_loss_would_hold():
     assert alive() is None
     with pytest.raises(RuntimeError, match="second time"):
         loss.backward()
+
+
+def test_backward_never_aliases_the_callers_gradient():
+    x = leaf(3)
+    given = np.ones(3)
+    x.backward(given)
+    y = leaf(3, seed=4)
+    (y * 1.0).backward(given)
+    x.grad.zero_()
+    y.grad.zero_()
+    np.testing.assert_array_equal(given, [1, 1, 1])
