@@ -24,10 +24,10 @@ are the results, bit for bit.
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, erf as c_erf, expm1, expm1f, isinf, log1p, log1pf
+from libc.math cimport INFINITY, erf as c_erf, isinf
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
-from quasar._kernels cimport q_exp, q_fabs, q_log
+from quasar._kernels cimport q_exp, q_expm1, q_fabs, q_log, q_log1p
 
 # Any dtype a tensor may hold (bool arrives viewed as uint8): for kernels that
 # move or compare values without arithmetic.
@@ -39,20 +39,6 @@ ctypedef fused any_value:
     uint8_t
 
 cdef double TWO_OVER_SQRT_PI = 1.1283791670955126
-
-
-cdef inline floating q_expm1(floating x) noexcept nogil:
-    if floating is float:
-        return expm1f(x)
-    else:
-        return expm1(x)
-
-
-cdef inline floating q_log1p(floating x) noexcept nogil:
-    if floating is float:
-        return log1pf(x)
-    else:
-        return log1p(x)
 
 
 cdef inline Py_ssize_t column_blocks(Py_ssize_t inner, int num_threads) noexcept nogil:

@@ -11,7 +11,7 @@ from cpython.long cimport PyLong_AsLongAndOverflow
 from cython cimport floating
 from libc.math cimport (
     exp, expf, log, logf, sqrt, sqrtf, tanh, tanhf, sin, sinf, cos, cosf,
-    pow, powf, fabs, fabsf,
+    pow, powf, fabs, fabsf, expm1, expm1f, log1p, log1pf,
 )
 
 
@@ -91,6 +91,20 @@ cdef inline floating q_cos(floating x) noexcept nogil:
         return cosf(x)
     else:
         return cos(x)
+
+
+cdef inline floating q_expm1(floating x) noexcept nogil:
+    if floating is float:
+        return expm1f(x)
+    else:
+        return expm1(x)
+
+
+cdef inline floating q_log1p(floating x) noexcept nogil:
+    if floating is float:
+        return log1pf(x)
+    else:
+        return log1p(x)
 
 
 cdef inline floating q_pow(floating x, floating p) noexcept nogil:
