@@ -14,8 +14,8 @@ Compile flags, and why:
   do a ``-march=native`` and a portable build (libm functions may differ in
   the last bit or two between builds: they use different vector variants).
 * ``-fno-math-errno``: libm never has to set ``errno``, which lets ``sqrt``
-  become one vector instruction. It changes no result (unlike -ffast-math,
-  which we never use: it would reorder sums and break the NaN handling).
+  become one vector instruction. It changes no result (unlike the fast-math
+  family of flags, which we never use: it would reorder sums and break NaN).
 * ``-march=native`` only when ``QUASAR_NATIVE=1`` (AVX-512/AVX2 for this
   machine; the binary then needs this CPU). Otherwise the compiler default.
 * glibc's vector math library (``-lmvec``, see quasar/_libmvec.h) when a
