@@ -96,10 +96,10 @@ def _extremum(op, kernel, x, dim, keepdim, axis, keepdims, with_indices):
     values = Extremum.apply(x, axes=axes, keepdim=keepdim, kernel=kernel)
     if not with_indices:
         return values
-    (a,) = axes or (0,)
-    pick = np.argmax if kernel == "max" else np.argmin
-    idx = pick(x.data, axis=a, keepdims=keepdim) if x.data.ndim else np.zeros((), np.int64)
-    return MaxResult(values, Tensor._wrap(idx.astype(np.int64, copy=False)))
+    from .mathops import argmax, argmin  # the index kernels live with the other arg-reductions
+
+    pick = argmax if kernel == "max" else argmin
+    return MaxResult(values, pick(x, dim, keepdim))
 
 
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
