@@ -364,7 +364,7 @@ def w_overhead(timer, args):
         # same values and same gradients, checked once (a sanity line in the report, not a test)
         q_fwdbwd()
         t_fwdbwd()
-        check = float(np.max(np.abs(xq.grad.data - xt.grad.numpy())))
+        check = float(np.max(np.abs(xq.grad.array - xt.grad.numpy())))
 
     rows = []
 
@@ -539,7 +539,7 @@ def w_kernels(timer, args):
             g_np = g if op != "sum" else np.float32(1)
             fns = {
                 "quasar": q_bwd,
-                "kernel": _q_kernel_bwd(op, B, x, y, outq.data, g),
+                "kernel": _q_kernel_bwd(op, B, x, y, outq.array, g),
                 "numpy": lambda: _np_bwd(op, x, y, out_np, g_np),
             }
             if torch is not None:
@@ -675,12 +675,12 @@ class MLP:
             raise RuntimeError(f"quasar model has {len(qp)} parameters, torch {len(tp)}")
         for q, t in zip(qp, tp):
             arr = t.detach().numpy()
-            if q.data.shape == arr.shape:
-                q.data[...] = arr
-            elif q.data.shape == arr.T.shape:  # a (in, out) weight layout
-                q.data[...] = arr.T
+            if q.array.shape == arr.shape:
+                q.array[...] = arr
+            elif q.array.shape == arr.T.shape:  # a (in, out) weight layout
+                q.array[...] = arr.T
             else:
-                raise RuntimeError(f"parameter shapes differ: quasar {q.data.shape}, torch {arr.shape}")
+                raise RuntimeError(f"parameter shapes differ: quasar {q.array.shape}, torch {arr.shape}")
 
     def q_step(self):
         import quasar.nn.functional as QF
@@ -796,7 +796,7 @@ def memory_child(lib, mode, threads, steps):
         # resident state counted from the tensors: parameters, their gradients, the batch
         if lib == "quasar":
             params = list(m.qmodel.parameters())
-            state = _state_bytes([p.data for p in params] + [p.grad.data for p in params if p.grad is not None])
+            state = _state_bytes([p.array for p in params] + [p.grad.array for p in params if p.grad is not None])
         else:
             params = list(m.tmodel.parameters())
             state = sum(p.numel() * p.element_size() for p in params)

@@ -19,7 +19,7 @@ result = total * diff
 # result is a vector: backward needs dL/dresult; ones gives d(sum of result)
 result.backward(qs.ones_like(result))
 
-print("Result:", result.data.tolist())  # [-12.0, -16.0]
-print("x.grad:", x.grad.data.tolist(), "= 2x")  # [4.0, 6.0]
-print("y.grad:", y.grad.data.tolist(), "= -2y")  # [-8.0, -10.0]
+print("Result:", result.array.tolist())  # [-12.0, -16.0]
+print("x.grad:", x.grad.array.tolist(), "= 2x")  # [4.0, 6.0]
+print("y.grad:", y.grad.array.tolist(), "= -2y")  # [-8.0, -10.0]
 print("backend:", qs.get_backend())

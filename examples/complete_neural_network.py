@@ -59,7 +59,7 @@ def accuracy(x, y):
     """Fraction of images whose highest score is the right digit (eval mode, no graph)."""
     model.eval()
     with qs.no_grad():
-        predicted = model(qs.tensor(x)).data.argmax(axis=1)
+        predicted = model(qs.tensor(x)).array.argmax(axis=1)
     return float((predicted == y).mean())
 
 
@@ -108,8 +108,8 @@ restored_optimizer.load_state_dict(checkpoint["optimizer"])
 model.eval()
 restored.eval()
 with qs.no_grad():
-    before = model(qs.tensor(x_test)).data
-    after = restored(qs.tensor(x_test)).data
+    before = model(qs.tensor(x_test)).array
+    after = restored(qs.tensor(x_test)).array
 assert np.array_equal(before, after), "the loaded model predicts differently"
 print(f"saved and loaded digits_checkpoint.npz (epoch {checkpoint['epoch']}): identical predictions")
 

@@ -27,7 +27,7 @@ loss.backward()
 print(f"loss = {loss.item():.6f}")
 for name, t in [("a", a), ("b", b), ("w", w)]:
     print(f"d loss / d {name}  shape {t.grad.shape}:")
-    print(np.array2string(t.grad.data, precision=5, suppress_small=True))
+    print(np.array2string(t.grad.array, precision=5, suppress_small=True))
 
 ok = qs.gradcheck(model, [a, b, w])
 print("gradcheck against finite differences:", "passed" if ok else "FAILED")

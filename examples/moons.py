@@ -52,7 +52,7 @@ def loss_and_accuracy():
     scores = model(X).reshape(-1)  # (100,): > 0 means class +1
     data_loss = (1 - y * scores).relu().mean()  # hinge: zero once a point is beyond the margin
     reg_loss = alpha * sum((p * p).sum() for p in model.parameters())
-    accuracy = float(((y.data > 0) == (scores.data > 0)).mean())
+    accuracy = float(((y.array > 0) == (scores.array > 0)).mean())
     return data_loss + reg_loss, accuracy
 
 
@@ -75,7 +75,7 @@ x_min, x_max = X_np[:, 0].min() - 1, X_np[:, 0].max() + 1
 y_min, y_max = X_np[:, 1].min() - 1, X_np[:, 1].max() + 1
 xx, yy = np.meshgrid(np.arange(x_min, x_max, h), np.arange(y_min, y_max, h))
 with qs.no_grad():
-    grid_scores = model(qs.tensor(np.c_[xx.ravel(), yy.ravel()])).data.reshape(xx.shape)
+    grid_scores = model(qs.tensor(np.c_[xx.ravel(), yy.ravel()])).array.reshape(xx.shape)
 
 fig, ax = plt.subplots(figsize=(6, 5))
 ax.contourf(xx, yy, grid_scores > 0, cmap=plt.cm.Spectral, alpha=0.8)

@@ -27,7 +27,7 @@ def layer(input, weight, bias):
 output = layer(input, weight, bias)
 loss = output.sum()
 print("output = relu(input @ weight + bias) =")
-print(output.data)
+print(output.array)
 print("loss = output.sum() =", round(loss.item(), 10))
 
 loss.backward()
@@ -39,14 +39,14 @@ loss.backward()
 #   dloss/dinput  = ones @ weight.T  (row sums of weight, repeated per sample)
 ones = np.ones((2, 2))
 expected = {
-    "input": ones @ weight.data.T,
-    "weight": input.data.T @ ones,
+    "input": ones @ weight.array.T,
+    "weight": input.array.T @ ones,
     "bias": ones.sum(axis=0),
 }
 for name, tensor in (("input", input), ("weight", weight), ("bias", bias)):
     print(f"\ngrad of {name} =")
-    print(tensor.grad.data)
-    assert np.allclose(tensor.grad.data, expected[name]), f"grad of {name} differs from the worked-out value"
+    print(tensor.grad.array)
+    assert np.allclose(tensor.grad.array, expected[name]), f"grad of {name} differs from the worked-out value"
 print("\nall gradients match the worked-out values")
 
 # gradcheck perturbs each input element by +-eps and compares the change in a

@@ -101,14 +101,14 @@ activated = par_relu(total - 500)  # parallel ReLU
 loss = (activated + product.tanh() + matmul_result).mean()
 loss.backward()  # the par_ ops' backward kernels run parallel too
 print(f"\npar_add, par_mul, par_matmul, par_relu on {side} x {side}: loss {loss.item():.6f}, "
-      f"grad norms {np.linalg.norm(large_a.grad.data):.4f} and {np.linalg.norm(large_b.grad.data):.4f}")
+      f"grad norms {np.linalg.norm(large_a.grad.array):.4f} and {np.linalg.norm(large_b.grad.array):.4f}")
 
 plain_a, plain_b = large_a.detach().requires_grad_(), large_b.detach().requires_grad_()
 plain_loss = (((plain_a + plain_b) - 500).relu() + (plain_a * plain_b).tanh() + (plain_a / side) @ (plain_b / side)).mean()
 plain_loss.backward()
-same = (loss.data.tobytes() == plain_loss.data.tobytes()
-        and large_a.grad.data.tobytes() == plain_a.grad.data.tobytes()
-        and large_b.grad.data.tobytes() == plain_b.grad.data.tobytes())
+same = (loss.array.tobytes() == plain_loss.array.tobytes()
+        and large_a.grad.array.tobytes() == plain_a.grad.array.tobytes()
+        and large_b.grad.array.tobytes() == plain_b.grad.array.tobytes())
 print(f"par_ ops equal the plain ops, forward and backward: {same}")
 
 
@@ -139,7 +139,7 @@ def train(model, x, y, results, i):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    results[i] = value, [p.data.copy() for p in model.parameters()]
+    results[i] = value, [p.array.copy() for p in model.parameters()]
 
 
 # One after another, each on the whole machine.

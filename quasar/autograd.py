@@ -124,7 +124,7 @@ class Function:
         for parent, version in zip(self.parents, self.versions):
             if parent._version[0] != version:  # changed in place: does this node need it?
                 for array in saved:
-                    if array is parent.data:
+                    if array is parent.array:
                         self._modified(parent.shape, parent._version[0], version)
         if self.out_version is not None and self.out_version[0]:
             self._modified(self.saved_output.shape, self.out_version[0], 0)
@@ -144,11 +144,11 @@ class Function:
         inputs: Tensors (differentiable positions); options: plain Python values.
         """
         ctx = object.__new__(cls)
-        out_data = cls.forward(ctx, *[t.data for t in inputs], **options)
+        out_data = cls.forward(ctx, *[t.array for t in inputs], **options)
         if type(out_data) is not np.ndarray:  # NumPy gives scalars for some 0-d results
             out_data = np.asarray(out_data)
         out = _new_tensor(Tensor)  # Tensor._wrap(out_data), inlined: this runs for every op
-        out.data = out_data
+        out.array = out_data
         out.grad = out.grad_fn = None
         out.requires_grad = out._is_view = False
         out._version = [0]
@@ -236,17 +236,17 @@ def run_backward(tensor, grad, retain_graph=False):
         if node._retained is not None:
             kept = node._retained()
             if kept is not None:
-                kept.grad = Tensor._wrap(g.copy() if kept.grad is None else kept.grad.data + g)
+                kept.grad = Tensor._wrap(g.copy() if kept.grad is None else kept.grad.array + g)
         input_grads = node.backward(node, g)
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
         for parent, child, needed, pg in zip(node.parents, node.parent_nodes, node.needs_input_grad, input_grads):
             if pg is None or not needed:
                 continue
-            if pg.shape != parent.data.shape:
+            if pg.shape != parent.array.shape:
                 raise RuntimeError(
                     f"{type(node).__name__}.backward returned a gradient of shape {pg.shape} "
-                    f"for an input of shape {parent.data.shape}"
+                    f"for an input of shape {parent.array.shape}"
                 )
             if child is None:
                 previous = leaf_grads.get(parent)
@@ -262,15 +262,15 @@ def run_backward(tensor, grad, retain_graph=False):
     stored = set()
     with _accumulate_lock:  # backwards in several threads may share a leaf: lose no update
         for leaf, g in leaf_grads.items():
-            if g.dtype != leaf.data.dtype:
-                g = g.astype(leaf.data.dtype)
+            if g.dtype != leaf.array.dtype:
+                g = g.astype(leaf.array.dtype)
             elif leaf.grad is None and (id(g) in stored or g.base is not None or g is grad):
                 g = g.copy()
             stored.add(id(g))
             if leaf.grad is None:
                 leaf.grad = Tensor._wrap(g)
             else:
-                leaf.grad = Tensor._wrap(B.add(leaf.grad.data, g))
+                leaf.grad = Tensor._wrap(B.add(leaf.grad.array, g))
 
 
 _accumulate_lock = threading.Lock()

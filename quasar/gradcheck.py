@@ -15,7 +15,7 @@ def _as_float64(t):
     if t.dtype == np.float64:
         t.grad = None
         return t
-    return Tensor(t.data.astype(np.float64), requires_grad=t.requires_grad)
+    return Tensor(t.array.astype(np.float64), requires_grad=t.requires_grad)
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
@@ -39,7 +39,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     weights = [weights_rng.standard_normal(o.shape) for o in outputs]
 
     def loss_value():
-        return sum(float(np.sum(o.data * w)) for o, w in zip(_as_outputs(fn(*inputs)), weights))
+        return sum(float(np.sum(o.array * w)) for o, w in zip(_as_outputs(fn(*inputs)), weights))
 
     # analytical: backpropagate the weights through one forward pass
     roots = [o for o in outputs if o.requires_grad]
@@ -49,14 +49,14 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     del roots
     for i in checked:
         t = inputs[i]
-        analytical = np.zeros(t.shape) if t.grad is None else t.grad.data
+        analytical = np.zeros(t.shape) if t.grad is None else t.grad.array
         for index in np.ndindex(t.shape):  # element by element, whatever the layout
-            original = t.data[index]
-            t.data[index] = original + eps
+            original = t.array[index]
+            t.array[index] = original + eps
             plus = loss_value()
-            t.data[index] = original - eps
+            t.array[index] = original - eps
             minus = loss_value()
-            t.data[index] = original
+            t.array[index] = original
             numerical = (plus - minus) / (2 * eps)
             got = analytical[index]
             if not abs(got - numerical) <= atol + rtol * abs(numerical):

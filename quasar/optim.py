@@ -83,7 +83,7 @@ class Optimizer:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure`` (optional)
@@ -99,11 +99,11 @@ class Optimizer:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    grad = p.grad.data
-                    if grad.shape != p.data.shape or grad.dtype != p.data.dtype:
+                    grad = p.grad.array
+                    if grad.shape != p.array.shape or grad.dtype != p.array.dtype:
                         raise ValueError(
                             f"{type(self).__name__}.step: a gradient of {grad.dtype}{grad.shape} for a "
-                            f"parameter of {p.data.dtype}{p.data.shape}"
+                            f"parameter of {p.array.dtype}{p.array.shape}"
                         )
                     self._update(B, p, grad, self.state.setdefault(p, {}), group)
                     p._version[0] += 1  # p changed in place
@@ -155,11 +155,11 @@ class Optimizer:
             new_state[p] = {}
             for field, value in saved.items():
                 if isinstance(value, (np.ndarray, Tensor)):
-                    value = np.array(value.data if isinstance(value, Tensor) else value, dtype=p.data.dtype)
-                    if value.shape != p.data.shape:
+                    value = np.array(value.array if isinstance(value, Tensor) else value, dtype=p.array.dtype)
+                    if value.shape != p.array.shape:
                         raise ValueError(
                             f"{name}.load_state_dict: state {field!r} of parameter {key} has shape "
-                            f"{value.shape}, the parameter has shape {p.data.shape}"
+                            f"{value.shape}, the parameter has shape {p.array.shape}"
                         )
                 new_state[p][field] = value
         for saved, group in zip(saved_groups, self.param_groups):
@@ -198,9 +198,9 @@ class SGD(Optimizer):
         buf = state.get("momentum_buffer")
         first = buf is None
         if momentum and first:
-            buf = state["momentum_buffer"] = np.empty_like(param.data)  # filled by the kernel
+            buf = state["momentum_buffer"] = np.empty_like(param.array)  # filled by the kernel
         B.sgd_step(
-            param.data, grad, buf if momentum else None, group["lr"], momentum, group["dampening"],
+            param.array, grad, buf if momentum else None, group["lr"], momentum, group["dampening"],
             group["weight_decay"], group["nesterov"], first,
         )
 
@@ -227,12 +227,12 @@ class Adam(Optimizer):
     def _update(self, B, param, grad, state, group):
         if not state:
             state["step"] = 0
-            state["exp_avg"] = np.zeros_like(param.data)  # m, the first moment
-            state["exp_avg_sq"] = np.zeros_like(param.data)  # v, the second moment
+            state["exp_avg"] = np.zeros_like(param.array)  # m, the first moment
+            state["exp_avg_sq"] = np.zeros_like(param.array)  # v, the second moment
         state["step"] += 1
         beta1, beta2 = group["betas"]
         B.adam_step(
-            param.data, grad, state["exp_avg"], state["exp_avg_sq"], state["step"], group["lr"],
+            param.array, grad, state["exp_avg"], state["exp_avg_sq"], state["step"], group["lr"],
             beta1, beta2, group["eps"], group["weight_decay"], self.decoupled,
         )
 

@@ -389,7 +389,7 @@ def _run_parallel(op, *args):
     inner = out.grad_fn
     if inner is None:  # no graph was recorded (no_grad, or no input requires grad)
         return out
-    return ParallelBackward.apply(*inner.parents, inner=inner, output=out.data)
+    return ParallelBackward.apply(*inner.parents, inner=inner, output=out.array)
 
 
 # The ops are imported when called: they import the backends, which import this module.

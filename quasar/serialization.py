@@ -48,7 +48,7 @@ def load(path):
 def _encode(obj, path, arrays):
     """One JSON node for obj; its arrays go into ``arrays`` under fresh names."""
     if isinstance(obj, Tensor):
-        return {"tensor": _store(obj.data, path, arrays), "requires_grad": bool(obj.requires_grad)}
+        return {"tensor": _store(obj.array, path, arrays), "requires_grad": bool(obj.requires_grad)}
     if isinstance(obj, np.ndarray):
         return {"array": _store(obj, path, arrays)}
     if isinstance(obj, np.generic):

@@ -2,8 +2,9 @@
 
 A Tensor holds
 
-* ``data``: the ``numpy.ndarray`` with the values (float32, float64, int64,
-  int32 or bool);
+* ``array``: the ``numpy.ndarray`` with the values (float32, float64, int64,
+  int32 or bool). This is the engine's own name for the raw memory; ``data``
+  is PyTorch's: a detached Tensor sharing that memory (see below);
 * ``requires_grad``: whether gradients flow to it;
 * ``grad``: a Tensor of dL/d(self), filled by ``backward()`` (leaves only,
   unless ``retain_grad()``);
@@ -33,7 +34,7 @@ SUPPORTED = {
 def _to_array(data, dtype=None, copy=True, op="tensor"):
     """Validate and convert user data to an ndarray of a supported dtype."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if dtype is not None:
         dtype = np.dtype(dtype)
         if dtype not in SUPPORTED:
@@ -70,12 +71,12 @@ class Tensor:
     same as ``quasar.tensor``.
     """
 
-    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_version", "_is_view", "__weakref__")
+    __slots__ = ("array", "grad", "grad_fn", "requires_grad", "_version", "_is_view", "__weakref__")
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
     __hash__ = object.__hash__  # identity: two equal-valued leaves are distinct keys
 
     def __init__(self, data, dtype=None, requires_grad=False):
-        self.data = _to_array(data, dtype)
+        self.array = _to_array(data, dtype)
         self.grad = None
         self.grad_fn = None
         self.requires_grad = False
@@ -89,7 +90,7 @@ class Tensor:
         """A new leaf around an existing array (no copy, no checks): the fast path
         every op's output takes. ``version`` shares a view's counter with its base."""
         t = object.__new__(cls)
-        t.data = array
+        t.array = array
         t.grad = None
         t.grad_fn = None
         t.requires_grad = False
@@ -99,30 +100,52 @@ class Tensor:
 
     # ------------------------------------------------------------ properties
     @property
+    def data(self):
+        """PyTorch's ``.data``: the same memory as a Tensor cut from the graph.
+
+        ``p.data.mul_(0.5)`` or ``m.weight.data.normal_(0, 0.02)`` change ``p``
+        itself without autograd noticing, as in PyTorch: unlike ``detach()``,
+        the result has a version counter of its own, so such changes are not
+        caught by backward's in-place check. ``t.numpy()`` or ``np.asarray(t)``
+        give the NumPy array.
+        """
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value):
+        """``p.data = t`` swaps in another tensor's values (shape and dtype may change)."""
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"data: assigned data must be a Tensor, got {type(value).__name__}; "
+                "wrap arrays with qs.tensor() or qs.from_numpy()"
+            )
+        self.array = value.array
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def size(self, dim=None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def numel(self):
-        return self.data.size
+        return self.array.size
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     @property
     def is_leaf(self):
@@ -130,7 +153,7 @@ class Tensor:
 
     @property
     def T(self):
-        return ops.permute(self, tuple(reversed(range(self.data.ndim))))
+        return ops.permute(self, tuple(reversed(range(self.array.ndim))))
 
     @property
     def mT(self):
@@ -139,24 +162,24 @@ class Tensor:
     # ------------------------------------------------------------ conversion
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted to a Python number, "
                 f"got shape {self.shape}"
             )
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def numpy(self):
         """The underlying array (shared memory). Detach first if it requires grad."""
         if self.requires_grad:
             raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; use .detach().numpy()")
-        return self.data
+        return self.array
 
     def tolist(self):
-        return self.data.tolist()
+        return self.array.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        arr = self.data
+        arr = self.array
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
         return arr.copy() if copy else arr
@@ -168,21 +191,21 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"bool: the truth value of a tensor with {self.data.size} elements is ambiguous"
+                f"bool: the truth value of a tensor with {self.array.size} elements is ambiguous"
             )
-        return bool(self.data.reshape(()).item())
+        return bool(self.array.reshape(()).item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only one-element integer tensors can be used as an index")
-        return int(self.data.reshape(()).item())
+        return int(self.array.reshape(()).item())
 
     def to(self, dtype):
         """This tensor in another dtype (itself if it already is); differentiable between floats."""
         dtype = np.dtype(dtype)
-        if dtype == self.data.dtype:
+        if dtype == self.array.dtype:
             return self
         return ops.cast(self, dtype)
 
@@ -206,9 +229,9 @@ class Tensor:
     # ------------------------------------------------------------ autograd
     def requires_grad_(self, requires_grad=True):
         """Mark a leaf as needing gradients (in place); returns self."""
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self.array.dtype.kind != "f":
             raise RuntimeError(
-                f"requires_grad: only float tensors can require gradients, got dtype {self.data.dtype}"
+                f"requires_grad: only float tensors can require gradients, got dtype {self.array.dtype}"
             )
         if self.grad_fn is not None and not requires_grad:
             raise RuntimeError("requires_grad_: can only change the flag of a leaf tensor")
@@ -217,7 +240,7 @@ class Tensor:
 
     def detach(self):
         """The same values (shared memory, shared version counter), cut from the graph."""
-        return Tensor._wrap(self.data, self._version)
+        return Tensor._wrap(self.array, self._version)
 
     def detach_(self):
         self.grad_fn = None
@@ -243,21 +266,21 @@ class Tensor:
                 "backward: element 0 of tensors does not require grad and does not have a grad_fn"
             )
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for scalar outputs; this tensor "
                     f"has shape {self.shape}, pass gradient= of that shape"
                 )
-            grad = np.ones(self.data.shape, dtype=self.data.dtype)
+            grad = np.ones(self.array.shape, dtype=self.array.dtype)
         else:
             # no copy: backward never writes into it, and a leaf that would keep it copies it
-            grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.data.dtype)
-            if grad.shape != self.data.shape:
+            grad = np.asarray(gradient.array if isinstance(gradient, Tensor) else gradient, dtype=self.array.dtype)
+            if grad.shape != self.array.shape:
                 raise ValueError(
                     f"backward: gradient has shape {grad.shape} but the tensor has shape {self.shape}"
                 )
         if self.grad_fn is None:  # a leaf: d self / d self = 1
-            self.grad = Tensor._wrap(grad.copy() if self.grad is None else self.grad.data + grad)
+            self.grad = Tensor._wrap(grad.copy() if self.grad is None else self.grad.array + grad)
             return
         autograd.run_backward(self, grad, retain_graph=retain_graph)
 
@@ -266,10 +289,10 @@ class Tensor:
 
     # ------------------------------------------------------------ printing
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(self.array, separator=", ", prefix="tensor(", precision=4)
         extras = []
-        if self.data.dtype not in (np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_)):
-            extras.append(f"dtype={self.data.dtype}")
+        if self.array.dtype not in (np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_)):
+            extras.append(f"dtype={self.array.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn={self.grad_fn!r}")
         elif self.requires_grad:

@@ -20,7 +20,7 @@ def copy_keep_layout(array):
 
 def _run(fn, inputs, name):
     copies = [
-        Tensor._wrap(copy_keep_layout(t.data)).requires_grad_(t.requires_grad) if isinstance(t, Tensor) else t
+        Tensor._wrap(copy_keep_layout(t.array)).requires_grad_(t.requires_grad) if isinstance(t, Tensor) else t
         for t in inputs
     ]
     with backends.backend(name):
@@ -31,8 +31,8 @@ def _run(fn, inputs, name):
             if isinstance(o, Tensor) and o.requires_grad:
                 weight = rng.standard_normal(o.shape).astype(o.dtype)
                 o.backward(Tensor(weight), retain_graph=True)
-    values = [o.data for o in outputs if isinstance(o, Tensor)]
-    grads = [t.grad.data if isinstance(t, Tensor) and t.grad is not None else None for t in copies]
+    values = [o.array for o in outputs if isinstance(o, Tensor)]
+    grads = [t.grad.array if isinstance(t, Tensor) and t.grad is not None else None for t in copies]
     return values, grads
 
 

@@ -18,38 +18,38 @@ def test_seed_example_values_and_gradients():
     y = qs.tensor(np.array([4.0, 5.0]), requires_grad=True)
     result = (x + y) * (x - y)
     result.backward(qs.ones_like(result))
-    np.testing.assert_array_equal(result.data, [-12.0, -16.0])
-    np.testing.assert_array_equal(x.grad.data, [4.0, 6.0])
-    np.testing.assert_array_equal(y.grad.data, [-8.0, -10.0])
+    np.testing.assert_array_equal(result.array, [-12.0, -16.0])
+    np.testing.assert_array_equal(x.grad.array, [4.0, 6.0])
+    np.testing.assert_array_equal(y.grad.array, [-8.0, -10.0])
 
 
 def test_gradients_accumulate_until_cleared():
     x = leaf(3)
     (x * x).sum().backward()
-    first = x.grad.data.copy()
+    first = x.grad.array.copy()
     (x * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 2 * first)
+    np.testing.assert_allclose(x.grad.array, 2 * first)
     x.grad = None
     (x * 3).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3, 3, 3])
+    np.testing.assert_allclose(x.grad.array, [3, 3, 3])
     x.grad.zero_()
-    np.testing.assert_array_equal(x.grad.data, [0, 0, 0])
+    np.testing.assert_array_equal(x.grad.array, [0, 0, 0])
 
 
 def test_reused_tensor_gets_every_contribution():
     x = leaf(4)
     y = x * x + x * 3 + x.exp() * x  # x used five times
     y.sum().backward()
-    expected = 2 * x.data + 3 + np.exp(x.data) * (1 + x.data)
-    np.testing.assert_allclose(x.grad.data, expected)
+    expected = 2 * x.array + 3 + np.exp(x.array) * (1 + x.array)
+    np.testing.assert_allclose(x.grad.array, expected)
 
 
 def test_equal_valued_leaves_get_distinct_gradients():
     a = qs.tensor([1.0, 2.0], requires_grad=True)
     b = qs.tensor([1.0, 2.0], requires_grad=True)
     (a * 2 + b * 5).sum().backward()
-    np.testing.assert_array_equal(a.grad.data, [2, 2])
-    np.testing.assert_array_equal(b.grad.data, [5, 5])
+    np.testing.assert_array_equal(a.grad.array, [2, 2])
+    np.testing.assert_array_equal(b.grad.array, [5, 5])
 
 
 def test_shared_gradient_arrays_are_not_aliased():
@@ -57,7 +57,7 @@ def test_shared_gradient_arrays_are_not_aliased():
     a, b = leaf(3, seed=1), leaf(3, seed=2)
     (a + b).sum().backward()
     a.grad.zero_()
-    np.testing.assert_array_equal(b.grad.data, [1, 1, 1])
+    np.testing.assert_array_equal(b.grad.array, [1, 1, 1])
 
 
 def test_non_leaf_grad_needs_retain_grad():
@@ -66,7 +66,7 @@ def test_non_leaf_grad_needs_retain_grad():
     k = x * 3
     h.retain_grad()
     (h * k).sum().backward()
-    np.testing.assert_allclose(h.grad.data, k.data)
+    np.testing.assert_allclose(h.grad.array, k.array)
     assert k.grad is None
     assert not h.is_leaf and x.is_leaf
 
@@ -83,9 +83,9 @@ def test_retain_graph_allows_second_backward():
     x = leaf(3)
     y = (x.exp() * x).sum()
     y.backward(retain_graph=True)
-    g = x.grad.data.copy()
+    g = x.grad.array.copy()
     y.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * g)
+    np.testing.assert_allclose(x.grad.array, 2 * g)
 
 
 def test_backward_of_non_scalar_needs_gradient():
@@ -94,7 +94,7 @@ def test_backward_of_non_scalar_needs_gradient():
     with pytest.raises(RuntimeError, match="shape \\(3,\\)"):
         y.backward()
     y.backward(qs.tensor(np.array([1.0, 2.0, 3.0])))
-    np.testing.assert_allclose(x.grad.data, [2, 4, 6])
+    np.testing.assert_allclose(x.grad.array, [2, 4, 6])
 
 
 def test_backward_gradient_shape_is_checked():
@@ -114,7 +114,7 @@ def test_deep_chain_has_no_recursion_limit():
     for _ in range(100_000):
         y = y * 1.0
     y.sum().backward()
-    assert x.grad.data[0] == 1.0
+    assert x.grad.array[0] == 1.0
 
 
 def test_no_grad_records_nothing_and_restores():
@@ -162,7 +162,7 @@ def test_detach_cuts_the_graph_and_shares_memory():
     d = (x * 2).detach()
     assert d.grad_fn is None and not d.requires_grad
     y = x * 2
-    assert np.shares_memory(y.detach().data, y.data)
+    assert np.shares_memory(y.detach().array, y.array)
 
 
 def test_only_float_tensors_can_require_grad():
@@ -185,7 +185,7 @@ def test_mixed_precision_promotes_and_grads_keep_dtype():
     assert out.dtype == np.float64
     out.sum().backward()
     assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
-    np.testing.assert_allclose(a.grad.data, b.data.astype(np.float32), rtol=1e-6)
+    np.testing.assert_allclose(a.grad.array, b.array.astype(np.float32), rtol=1e-6)
 
 
 def test_python_scalars_keep_float32():

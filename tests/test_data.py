@@ -24,8 +24,8 @@ def test_batches_in_order_with_the_last_partial_batch_kept(arrays):
     for x, y in batches:
         assert isinstance(x, qs.Tensor) and isinstance(y, qs.Tensor)
         assert x.dtype == np.float64 and y.dtype == np.int64 and not x.requires_grad
-    np.testing.assert_array_equal(np.concatenate([x.data for x, _ in batches]), features)
-    np.testing.assert_array_equal(np.concatenate([y.data for _, y in batches]), labels)
+    np.testing.assert_array_equal(np.concatenate([x.array for x, _ in batches]), features)
+    np.testing.assert_array_equal(np.concatenate([y.array for _, y in batches]), labels)
 
 
 def test_drop_last(arrays):
@@ -47,7 +47,7 @@ def test_shuffle_visits_every_row_once_per_epoch_in_a_new_order(arrays):
     loader = DataLoader(features, labels, batch_size=3, shuffle=True, seed=0)
     epochs = []
     for _ in range(2):
-        rows = np.concatenate([x.data for x, _ in loader])
+        rows = np.concatenate([x.array for x, _ in loader])
         epochs.append(rows)
         order = [int(np.flatnonzero((features == row).all(axis=1))[0]) for row in rows]
         assert sorted(order) == list(range(10))
@@ -57,19 +57,19 @@ def test_shuffle_visits_every_row_once_per_epoch_in_a_new_order(arrays):
 def test_shuffle_keeps_rows_of_all_arrays_together(arrays):
     features, labels = arrays
     for x, y in DataLoader(features, labels, batch_size=4, shuffle=True, seed=3):
-        for row, label in zip(x.data, y.data):
+        for row, label in zip(x.array, y.array):
             i = int(np.flatnonzero((features == row).all(axis=1))[0])
             assert labels[i] == label
 
 
 def test_shuffle_is_reproducible(arrays):
-    first = [x.data for x, _ in DataLoader(*arrays, batch_size=4, shuffle=True, seed=11)]
-    again = [x.data for x, _ in DataLoader(*arrays, batch_size=4, shuffle=True, seed=11)]
+    first = [x.array for x, _ in DataLoader(*arrays, batch_size=4, shuffle=True, seed=11)]
+    again = [x.array for x, _ in DataLoader(*arrays, batch_size=4, shuffle=True, seed=11)]
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     qs.manual_seed(5)  # seed=None: quasar's generator decides
-    from_generator = [x.data for x, _ in DataLoader(*arrays, batch_size=4, shuffle=True)]
+    from_generator = [x.array for x, _ in DataLoader(*arrays, batch_size=4, shuffle=True)]
     qs.manual_seed(5)
-    again = [x.data for x, _ in DataLoader(*arrays, batch_size=4, shuffle=True)]
+    again = [x.array for x, _ in DataLoader(*arrays, batch_size=4, shuffle=True)]
     assert all(np.array_equal(a, b) for a, b in zip(from_generator, again))
 
 
@@ -77,7 +77,7 @@ def test_tensors_are_accepted_and_batches_are_copies(arrays):
     features, labels = arrays
     loader = DataLoader(qs.tensor(features), qs.tensor(labels), batch_size=5)
     x, y = next(iter(loader))
-    x.data[...] = 0
+    x.array[...] = 0
     assert features[:5].any() and loader.arrays[0][:5].any()  # the dataset is untouched
     assert y.dtype == np.int64
 
@@ -116,5 +116,5 @@ def test_a_loader_feeds_a_training_loop():
             loss.backward()
             optimizer.step()
     with qs.no_grad():
-        accuracy = (model(qs.tensor(x)).data.argmax(1) == y).mean()
+        accuracy = (model(qs.tensor(x)).array.argmax(1) == y).mean()
     assert accuracy > 0.95

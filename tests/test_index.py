@@ -75,28 +75,28 @@ def test_getitem_matches_numpy_value_and_gradient(key, backend_name):
     data = rng.standard_normal((3, 4))
     x = qs.tensor(data, requires_grad=True)
     out = x[key]
-    np.testing.assert_array_equal(out.data, data[key])
-    assert isinstance(out.data, np.ndarray)
+    np.testing.assert_array_equal(out.array, data[key])
+    assert isinstance(out.array, np.ndarray)
     grad = rng.standard_normal(out.shape)
     out.backward(qs.tensor(grad))
-    np.testing.assert_allclose(x.grad.data.reshape(-1), expected_index_grad(data.shape, key, grad))
+    np.testing.assert_allclose(x.grad.array.reshape(-1), expected_index_grad(data.shape, key, grad))
 
 
 def test_repeated_indices_add_up_on_every_path(backend_name):
     x = qs.tensor([1.0, 2.0, 3.0], requires_grad=True)
     (x[[0, 0, 2, 0]].sum() + x[[[1], [1]]].sum() + qs.index_select(x, 0, [2, 2]).sum()).backward()
-    np.testing.assert_array_equal(x.grad.data, [3.0, 2.0, 3.0])
+    np.testing.assert_array_equal(x.grad.array, [3.0, 2.0, 3.0])
 
 
 def test_basic_indexing_gives_a_view_sharing_the_version_counter():
     x = qs.tensor(np.arange(12.0).reshape(3, 4))
     v = x[1:, ::2]
     assert v._is_view and v._version is x._version
-    assert np.shares_memory(v.data, x.data)
-    x.data[2, 2] = 100.0
-    assert v.data[1, 1] == 100.0
+    assert np.shares_memory(v.array, x.array)
+    x.array[2, 2] = 100.0
+    assert v.array[1, 1] == 100.0
     advanced = x[[0, 1]]
-    assert not advanced._is_view and not np.shares_memory(advanced.data, x.data)
+    assert not advanced._is_view and not np.shares_memory(advanced.array, x.array)
 
 
 def test_an_all_int_key_gives_a_0d_tensor_and_iteration_stops():
@@ -108,10 +108,10 @@ def test_an_all_int_key_gives_a_0d_tensor_and_iteration_stops():
 
 def test_tensor_indices_and_masks_are_accepted():
     x = qs.tensor(np.arange(6.0).reshape(2, 3))
-    np.testing.assert_array_equal(x[qs.tensor([1, 1])].data, x.data[[1, 1]])
-    np.testing.assert_array_equal(x[x > 2].data, [3.0, 4.0, 5.0])
-    np.testing.assert_array_equal(x[qs.tensor(1), qs.tensor([0, 2], dtype=qs.int32)].data, [3.0, 5.0])
-    np.testing.assert_array_equal(x[qs.tensor(0):qs.tensor(1)].data, x.data[0:1])
+    np.testing.assert_array_equal(x[qs.tensor([1, 1])].array, x.array[[1, 1]])
+    np.testing.assert_array_equal(x[x > 2].array, [3.0, 4.0, 5.0])
+    np.testing.assert_array_equal(x[qs.tensor(1), qs.tensor([0, 2], dtype=qs.int32)].array, [3.0, 5.0])
+    np.testing.assert_array_equal(x[qs.tensor(0):qs.tensor(1)].array, x.array[0:1])
 
 
 # ---------------------------------------------------------------- gather and friends
@@ -124,13 +124,13 @@ def test_gather_follows_its_definition(backend_name):
     x = qs.tensor(data, requires_grad=True)
     out = qs.gather(x, 1, index)
     want = np.array([[data[i, index[i, j]] for j in range(2)] for i in range(3)])
-    np.testing.assert_array_equal(out.data, want)
+    np.testing.assert_array_equal(out.array, want)
     out.sum().backward()
     counts = np.zeros((3, 4))
     for i in range(3):
         for j in range(2):
             counts[i, index[i, j]] += 1
-    np.testing.assert_array_equal(x.grad.data, counts)
+    np.testing.assert_array_equal(x.grad.array, counts)
 
 
 def test_take_along_dim_matches_numpy_and_broadcasts(backend_name):
@@ -138,27 +138,27 @@ def test_take_along_dim_matches_numpy_and_broadcasts(backend_name):
     data = rng.standard_normal((3, 1, 4))
     index = rng.integers(0, 4, (1, 5, 2))
     out = qs.take_along_dim(qs.tensor(data), qs.tensor(index), 2)
-    np.testing.assert_array_equal(out.data, np.take_along_axis(data, index, 2))
+    np.testing.assert_array_equal(out.array, np.take_along_axis(data, index, 2))
     flat = qs.take_along_dim(qs.tensor(data), qs.tensor([[11, 0]]))
-    np.testing.assert_array_equal(flat.data, data.reshape(-1)[[11, 0]])
+    np.testing.assert_array_equal(flat.array, data.reshape(-1)[[11, 0]])
 
 
 def test_index_select_and_embedding(backend_name):
     weight = qs.tensor(np.arange(12.0).reshape(4, 3), requires_grad=True)
     out = qs.embedding(qs.tensor([[3, 0], [3, 3]]), weight, padding_idx=-1)
     assert out.shape == (2, 2, 3)
-    np.testing.assert_array_equal(out.data[1, 0], [9.0, 10.0, 11.0])
+    np.testing.assert_array_equal(out.array[1, 0], [9.0, 10.0, 11.0])
     out.sum().backward()
     # row 3 is the padding row: looked up three times, yet no gradient, as in PyTorch
-    np.testing.assert_array_equal(weight.grad.data[:, 0], [1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(weight.grad.array[:, 0], [1.0, 0.0, 0.0, 0.0])
     picked = qs.index_select(qs.tensor(np.arange(6.0).reshape(2, 3)), 1, qs.tensor([2, 0, 2]))
-    np.testing.assert_array_equal(picked.data, [[2.0, 0.0, 2.0], [5.0, 3.0, 5.0]])
+    np.testing.assert_array_equal(picked.array, [[2.0, 0.0, 2.0], [5.0, 3.0, 5.0]])
 
 
 def test_one_hot():
     out = qs.one_hot(qs.tensor([[2, 0], [1, 2]]))
     assert out.dtype == np.int64 and out.shape == (2, 2, 3)
-    np.testing.assert_array_equal(out.data[0], [[0, 0, 1], [1, 0, 0]])
+    np.testing.assert_array_equal(out.array[0], [[0, 0, 1], [1, 0, 0]])
     assert qs.one_hot(qs.tensor([0]), num_classes=4).shape == (1, 4)
 
 
@@ -166,15 +166,15 @@ def test_masked_fill_keeps_dtype_and_routes_gradients(backend_name):
     ints = qs.tensor([[1, 2], [3, 4]])
     filled = qs.masked_fill(ints, qs.tensor([True, False]), -7)
     assert filled.dtype == np.int64
-    np.testing.assert_array_equal(filled.data, [[-7, 2], [-7, 4]])
+    np.testing.assert_array_equal(filled.array, [[-7, 2], [-7, 4]])
     flags = qs.masked_fill(qs.tensor([True, False]), qs.tensor([False, True]), True)
-    np.testing.assert_array_equal(flags.data, [True, True])
+    np.testing.assert_array_equal(flags.array, [True, True])
     x = qs.tensor([1.0, 2.0, 3.0], requires_grad=True)
     value = qs.tensor(5.0, requires_grad=True)
     out = x.masked_fill(qs.tensor([True, False, True]), value)
-    np.testing.assert_array_equal(out.data, [5.0, 2.0, 5.0])
+    np.testing.assert_array_equal(out.array, [5.0, 2.0, 5.0])
     out.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(x.grad.array, [0.0, 1.0, 0.0])
     assert value.grad.item() == 2.0
 
 
@@ -342,8 +342,8 @@ def test_an_empty_ellipsis_between_advanced_indices_moves_their_dims_first():
     key = (slice(None), np.array([True, False, True]), Ellipsis, np.array(0))
     x = qs.tensor(data, requires_grad=True)
     out = x[key]
-    np.testing.assert_array_equal(out.data, data[key])
+    np.testing.assert_array_equal(out.array, data[key])
     out.backward(qs.ones_like(out))
     expected = np.zeros_like(data)
     np.add.at(expected, key, 1.0)
-    np.testing.assert_array_equal(x.grad.data, expected)
+    np.testing.assert_array_equal(x.grad.array, expected)

@@ -121,10 +121,10 @@ def test_getitem_agrees_with_numpy(problem, wrap, backend, seed):
         except IndexError as error:
             assert numpy_quirk(error), error
             return
-        np.testing.assert_array_equal(out.data, want)
+        np.testing.assert_array_equal(out.array, want)
         grad = rng.standard_normal(want.shape)
         out.backward(qs.tensor(grad))
-    np.testing.assert_allclose(x.grad.data, index_gradient_oracle(shape, key, grad), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad.array, index_gradient_oracle(shape, key, grad), rtol=1e-12, atol=1e-12)
 
 
 @FAST
@@ -162,7 +162,7 @@ def test_setitem_agrees_with_numpy_and_its_gradients(problem, backend, data):
     except IndexError as error:
         assert numpy_quirk(error), error
         return
-    np.testing.assert_array_equal(t.data, want)
+    np.testing.assert_array_equal(t.array, want)
     assert t._version[0] == 1
 
     with qs.backend(backend):  # the same write on a non-leaf, recorded
@@ -174,8 +174,8 @@ def test_setitem_agrees_with_numpy_and_its_gradients(problem, backend, data):
         (t * qs.tensor(grad)).sum().backward()
     written = np.zeros(shape, bool)
     written[key] = True
-    np.testing.assert_array_equal(w.grad.data, np.where(written, 0.0, grad))
-    np.testing.assert_allclose(v.grad.data, reduce_like(np.asarray(grad[key]), value_shape), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(w.grad.array, np.where(written, 0.0, grad))
+    np.testing.assert_allclose(v.grad.array, reduce_like(np.asarray(grad[key]), value_shape), rtol=1e-12, atol=1e-12)
 
 
 # ---------------------------------------------------------------- broadcasting ops
@@ -199,12 +199,12 @@ def test_in_place_arithmetic_matches_out_of_place(shape, op, backend, data):
         w, o = qs.tensor(a, requires_grad=True), qs.tensor(b, requires_grad=True)
         t = w * 1
         getattr(t, op)(o)
-        np.testing.assert_allclose(t.data, plain(a, b), rtol=1e-12)
+        np.testing.assert_allclose(t.array, plain(a, b), rtol=1e-12)
         (t * qs.tensor(grad)).sum().backward()
         w2, o2 = qs.tensor(a, requires_grad=True), qs.tensor(b, requires_grad=True)
         (twin(w2 * 1, o2) * qs.tensor(grad)).sum().backward()
-    np.testing.assert_allclose(w.grad.data, w2.grad.data, rtol=1e-12)
-    np.testing.assert_allclose(o.grad.data, o2.grad.data, rtol=1e-12)
+    np.testing.assert_allclose(w.grad.array, w2.grad.array, rtol=1e-12)
+    np.testing.assert_allclose(o.grad.array, o2.grad.array, rtol=1e-12)
 
 
 @FAST
@@ -221,9 +221,9 @@ def test_masked_fill_with_a_broadcast_mask(shape, backend, data):
     with qs.backend(backend):
         x = qs.tensor(values, requires_grad=True)
         out = qs.masked_fill(x, qs.tensor(mask), -2.5)
-        np.testing.assert_array_equal(out.data, np.where(mask, -2.5, values))
+        np.testing.assert_array_equal(out.array, np.where(mask, -2.5, values))
         out.backward(qs.tensor(grad))
-    np.testing.assert_array_equal(x.grad.data, np.where(mask, 0.0, grad))
+    np.testing.assert_array_equal(x.grad.array, np.where(mask, 0.0, grad))
 
 
 @FAST
@@ -245,12 +245,12 @@ def test_take_along_dim_agrees_with_numpy(shapes, backend, data):
     with qs.backend(backend):
         x = qs.tensor(values, requires_grad=True)
         out = qs.take_along_dim(x, qs.tensor(index), dim)
-        np.testing.assert_array_equal(out.data, want)
+        np.testing.assert_array_equal(out.array, want)
         grad = rng.standard_normal(want.shape)
         out.backward(qs.tensor(grad))
     positions = np.take_along_axis(np.arange(values.size).reshape(values.shape), index, dim)
     oracle = np.bincount(positions.ravel(), weights=grad.ravel(), minlength=values.size).reshape(values.shape)
-    np.testing.assert_allclose(x.grad.data, oracle, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad.array, oracle, rtol=1e-12, atol=1e-12)
 
 
 @FAST
@@ -271,12 +271,12 @@ def test_cat_then_split_round_trips(base, sizes, backend, data):
     with qs.backend(backend):
         parts = [qs.tensor(a, requires_grad=True) for a in arrays]
         joined = qs.cat(parts, dim)
-        np.testing.assert_array_equal(joined.data, np.concatenate(arrays, dim))
+        np.testing.assert_array_equal(joined.array, np.concatenate(arrays, dim))
         pieces = qs.split(joined, sizes, dim)
         for piece, array in zip(pieces, arrays):
-            np.testing.assert_array_equal(piece.data, array)
+            np.testing.assert_array_equal(piece.array, array)
         weights = [rng.standard_normal(a.shape) for a in arrays]
         total = sum((p * qs.tensor(w)).sum() for p, w in zip(pieces, weights))
         total.backward()
     for part, w in zip(parts, weights):
-        np.testing.assert_allclose(part.grad.data, w, rtol=1e-12)
+        np.testing.assert_allclose(part.grad.array, w, rtol=1e-12)

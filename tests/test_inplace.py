@@ -68,10 +68,10 @@ def test_backward_catches_a_saved_output_changed_in_place(op):
 @OPS
 def test_a_leaf_that_requires_grad_cannot_change_in_place(op):
     w = fresh(requires_grad=True)
-    before = w.data.copy()
+    before = w.array.copy()
     with pytest.raises(RuntimeError, match=r"leaf tensor that requires grad \(shape \(3, 4\)\).*no_grad"):
         op(w)
-    np.testing.assert_array_equal(w.data, before)
+    np.testing.assert_array_equal(w.array, before)
     with qs.no_grad():  # how an optimizer updates parameters
         op(w)
     assert w._version[0] == 1 and w.is_leaf and w.requires_grad
@@ -92,7 +92,7 @@ def test_views_see_the_new_values(op):
     t = fresh()
     view = t[1:, :]
     op(t)
-    np.testing.assert_array_equal(view.data, t.data[1:, :])
+    np.testing.assert_array_equal(view.array, t.array[1:, :])
     assert view._version[0] == 1
 
 
@@ -116,8 +116,8 @@ def test_gradients_of_in_place_arithmetic():
     t.mul_(v).add_(w, alpha=3).div_(2.0).sub_(v)
     t.sum().backward()
     # t = (w v + 3 w) / 2 - v
-    np.testing.assert_allclose(w.grad.data, (v.data + 3) / 2)
-    np.testing.assert_allclose(v.grad.data, w.data / 2 - 1)
+    np.testing.assert_allclose(w.grad.array, (v.array + 3) / 2)
+    np.testing.assert_allclose(v.grad.array, w.array / 2 - 1)
     assert t.grad_fn is not None and t._version[0] == 4
 
 
@@ -126,10 +126,10 @@ def test_setitem_on_a_non_leaf_is_differentiable_in_both_operands():
     v = qs.tensor([10.0, 20.0], requires_grad=True)
     t = w * 2
     t[:, 1] = v
-    np.testing.assert_array_equal(t.data, [[0.0, 10.0, 4.0], [6.0, 20.0, 10.0]])
+    np.testing.assert_array_equal(t.array, [[0.0, 10.0, 4.0], [6.0, 20.0, 10.0]])
     (t * qs.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum().backward()
-    np.testing.assert_array_equal(w.grad.data, [[2.0, 0.0, 6.0], [8.0, 0.0, 12.0]])
-    np.testing.assert_array_equal(v.grad.data, [2.0, 5.0])
+    np.testing.assert_array_equal(w.grad.array, [[2.0, 0.0, 6.0], [8.0, 0.0, 12.0]])
+    np.testing.assert_array_equal(v.grad.array, [2.0, 5.0])
 
 
 def test_writing_a_tensor_that_requires_grad_into_a_plain_tensor_records_a_graph():
@@ -138,7 +138,7 @@ def test_writing_a_tensor_that_requires_grad_into_a_plain_tensor_records_a_graph
     buffer[1:] = v * 3
     assert buffer.requires_grad and not buffer.is_leaf
     buffer.sum().backward()
-    np.testing.assert_array_equal(v.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(v.grad.array, [3.0, 3.0])
 
 
 def test_fill_and_zero_cut_the_gradient_but_keep_the_tensor_in_the_graph():
@@ -147,7 +147,7 @@ def test_fill_and_zero_cut_the_gradient_but_keep_the_tensor_in_the_graph():
     t.zero_()
     assert t.requires_grad and t.grad_fn is not None
     (t + w).sum().backward()
-    np.testing.assert_array_equal(w.grad.data, [1.0, 1.0])
+    np.testing.assert_array_equal(w.grad.array, [1.0, 1.0])
     value = qs.tensor(4.0, requires_grad=True)
     u = w * 1
     u.fill_(value)
@@ -160,10 +160,10 @@ def test_copy_sends_the_gradient_to_the_source():
     src = qs.tensor([7.0], requires_grad=True)
     t = w * 1
     t.copy_(src)  # broadcast
-    np.testing.assert_array_equal(t.data, [7.0, 7.0, 7.0])
+    np.testing.assert_array_equal(t.array, [7.0, 7.0, 7.0])
     t.sum().backward()
     assert src.grad.item() == 3.0
-    assert w.grad is None or not w.grad.data.any()
+    assert w.grad is None or not w.grad.array.any()
 
 
 def test_retain_grad_follows_the_tensor_to_its_new_values():
@@ -172,8 +172,8 @@ def test_retain_grad_follows_the_tensor_to_its_new_values():
     t.retain_grad()
     t.mul_(3.0)
     (t * qs.tensor([1.0, 10.0])).sum().backward()
-    np.testing.assert_array_equal(t.grad.data, [1.0, 10.0])
-    np.testing.assert_array_equal(w.grad.data, [3.0, 30.0])
+    np.testing.assert_array_equal(t.grad.array, [1.0, 10.0])
+    np.testing.assert_array_equal(w.grad.array, [3.0, 30.0])
 
 
 def test_an_op_recorded_before_the_in_place_change_keeps_the_old_values_gradient():
@@ -182,7 +182,7 @@ def test_an_op_recorded_before_the_in_place_change_keeps_the_old_values_gradient
     y = t + 0  # Add saves nothing of t, so the safety net has nothing to check
     t.mul_(3.0)
     (y.sum() + t.sum()).backward()
-    np.testing.assert_array_equal(a.grad.data, [4.0, 4.0])
+    np.testing.assert_array_equal(a.grad.array, [4.0, 4.0])
 
 
 # ---------------------------------------------------------------- dtypes, shapes and plain tensors
@@ -192,7 +192,7 @@ def test_integer_tensors_update_exactly_and_refuse_float_results():
     big = 2**40 + 1
     t = qs.tensor([big, 3])
     t.add_(1).mul_(2).sub_(qs.tensor([1, 1]))
-    np.testing.assert_array_equal(t.data, [2 * (big + 1) - 1, 7])
+    np.testing.assert_array_equal(t.array, [2 * (big + 1) - 1, 7])
     assert t.dtype == np.int64
     with pytest.raises(TypeError, match="add_: the result is float.*int64"):
         t.add_(0.5)
@@ -203,7 +203,7 @@ def test_integer_tensors_update_exactly_and_refuse_float_results():
     flags = qs.tensor([True, False])
     flags[1] = True
     flags.fill_(False)
-    np.testing.assert_array_equal(flags.data, [False, False])
+    np.testing.assert_array_equal(flags.array, [False, False])
 
 
 def test_float32_tensors_stay_float32():
@@ -211,7 +211,7 @@ def test_float32_tensors_stay_float32():
     t.add_(qs.tensor([1.0, 2.0, 3.0], dtype=qs.float64))
     t[0] = qs.tensor(0.25, dtype=qs.float64)
     assert t.dtype == np.float32
-    np.testing.assert_array_equal(t.data, [0.25, 2.0, 3.0])
+    np.testing.assert_array_equal(t.array, [0.25, 2.0, 3.0])
 
 
 def test_a_result_that_would_grow_the_tensor_is_rejected():
@@ -224,7 +224,7 @@ def test_a_result_that_would_grow_the_tensor_is_rejected():
         t.mul_(qs.ones(4))
     with pytest.raises(ValueError, match=r"setitem: a value of shape \(3,\).*selection of shape \(2,\)"):
         t[1:] = qs.ones(3)
-    assert t._version[0] == 0 and not t.data.any()
+    assert t._version[0] == 0 and not t.array.any()
 
 
 def test_setitem_matches_numpy():
@@ -240,7 +240,7 @@ def test_setitem_matches_numpy():
         t, want = qs.tensor(data), data.copy()
         t[key] = qs.tensor(value) if isinstance(value, np.ndarray) else value
         want[key] = value
-        np.testing.assert_array_equal(t.data, want)
+        np.testing.assert_array_equal(t.array, want)
         assert t._version[0] == 1
 
 
@@ -248,4 +248,4 @@ def test_tensor_zero_still_zeroes_a_grad_buffer():
     w = qs.tensor([1.0, 2.0], requires_grad=True)
     (w * w).sum().backward()
     w.grad.zero_()
-    assert not w.grad.data.any()
+    assert not w.grad.array.any()

@@ -44,8 +44,8 @@ def test_parameter_is_a_tensor_that_requires_grad():
 def test_parameter_of_a_tensor_shares_its_memory():
     t = qs.tensor([1.0, 2.0])
     p = nn.Parameter(t)
-    t.data[0] = 7.0
-    assert p.data[0] == 7.0
+    t.array[0] = 7.0
+    assert p.array[0] == 7.0
 
 
 def test_parameter_must_be_float():
@@ -90,7 +90,7 @@ def test_assigning_before_init_says_to_call_super():
 def test_call_runs_forward(rng):
     model = TwoLayer()
     x = qs.tensor(rng.standard_normal((5, 3)).astype(np.float32))
-    assert np.array_equal(model(x).data, model.forward(x).data)
+    assert np.array_equal(model(x).array, model.forward(x).array)
     assert model(x).shape == (5, 2)
 
 
@@ -105,7 +105,7 @@ def test_zero_grad(rng):
     model(x).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     model.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not p.grad.data.any() for p in model.parameters())
+    assert all(p.grad is not None and not p.grad.array.any() for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
 
@@ -166,15 +166,15 @@ def test_state_dict_round_trip_copies_in_place():
     missing, unexpected = target.load_state_dict(state)
     assert missing == [] and unexpected == []
     for (name, a), (_, b) in zip(source.named_parameters(), target.named_parameters()):
-        assert np.array_equal(a.data, b.data), name
-        assert a.data is not b.data
+        assert np.array_equal(a.array, b.array), name
+        assert a.array is not b.array
     assert all(a is b for a, b in zip(params_before, target.parameters()))
 
 
 def test_load_state_dict_accepts_numpy_arrays():
     model = nn.Linear(2, 3)
     model.load_state_dict({"weight": np.full((3, 2), 0.5), "bias": np.arange(3.0)})
-    assert np.array_equal(model.bias.data, [0, 1, 2]) and model.weight.dtype == np.float32
+    assert np.array_equal(model.bias.array, [0, 1, 2]) and model.weight.dtype == np.float32
 
 
 def test_load_state_dict_names_missing_and_unexpected_keys():
@@ -192,10 +192,10 @@ def test_load_state_dict_names_a_shape_mismatch():
     model = TwoLayer()
     state = dict(model.state_dict())
     state["hidden.weight"] = np.zeros((3, 4))
-    before = model.hidden.bias.data.copy()
+    before = model.hidden.bias.array.copy()
     with pytest.raises(ValueError, match=r"'hidden.weight' has shape \(3, 4\).*\(4, 3\)"):
         model.load_state_dict(state)
-    assert np.array_equal(model.hidden.bias.data, before)  # nothing was half-loaded
+    assert np.array_equal(model.hidden.bias.array, before)  # nothing was half-loaded
 
 
 def test_load_state_dict_bumps_versions_so_stale_graphs_fail(rng):
@@ -215,7 +215,7 @@ def test_linear_matches_numpy_and_has_pytorch_shapes(rng):
     assert layer.weight.dtype == np.float32
     x = rng.standard_normal((4, 3)).astype(np.float32)
     out = layer(qs.tensor(x))
-    np.testing.assert_allclose(out.data, x @ layer.weight.data.T + layer.bias.data, rtol=1e-6)
+    np.testing.assert_allclose(out.array, x @ layer.weight.array.T + layer.bias.array, rtol=1e-6)
     assert layer(qs.tensor(rng.standard_normal((2, 6, 3)).astype(np.float32))).shape == (2, 6, 5)
 
 
@@ -224,17 +224,17 @@ def test_linear_init_is_pytorch_default_from_quasar_generator():
     layer = nn.Linear(4, 3, dtype=qs.float64)
     bound = 1 / math.sqrt(4)
     draws = np.random.default_rng(3)  # what manual_seed(3) starts from: weight first, then bias
-    np.testing.assert_array_equal(layer.weight.data, draws.uniform(-bound, bound, (3, 4)))
-    np.testing.assert_array_equal(layer.bias.data, draws.uniform(-bound, bound, 3))
+    np.testing.assert_array_equal(layer.weight.array, draws.uniform(-bound, bound, (3, 4)))
+    np.testing.assert_array_equal(layer.bias.array, draws.uniform(-bound, bound, 3))
     qs.manual_seed(3)
     again = nn.Linear(4, 3, dtype=qs.float64)
-    assert np.array_equal(again.weight.data, layer.weight.data)
+    assert np.array_equal(again.weight.array, layer.weight.array)
 
 
 def test_linear_init_fills_the_kaiming_uniform_range():
     layer = nn.Linear(400, 100)
     bound = 1 / math.sqrt(400)
-    w = layer.weight.data
+    w = layer.weight.array
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
     assert abs(w.mean()) < 0.05 * bound and abs(w.std() - bound / math.sqrt(3)) < 0.02 * bound
 
@@ -245,7 +245,7 @@ def test_linear_without_bias_and_gradients(rng):
     x = f64(rng.standard_normal((4, 3)), requires_grad=True)
     assert qs.gradcheck(lambda x, w: F.linear(x, w), [x, layer.weight.detach().requires_grad_(True)])
     layer(x).sum().backward()
-    np.testing.assert_allclose(layer.weight.grad.data, np.ones((4, 2)).T @ x.data)
+    np.testing.assert_allclose(layer.weight.grad.array, np.ones((4, 2)).T @ x.array)
 
 
 def test_linear_rejects_bad_sizes_and_inputs():
@@ -271,7 +271,7 @@ def test_mlp_is_micrograds(rng):
     assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
     assert [(m.in_features, m.out_features) for m in model if isinstance(m, nn.Linear)] == [(2, 16), (16, 16), (16, 1)]
     out = model(qs.tensor(rng.standard_normal((50, 2)).astype(np.float32)))
-    assert out.shape == (50, 1) and (out.data < 0).any()  # no ReLU after the last layer
+    assert out.shape == (50, 1) and (out.array < 0).any()  # no ReLU after the last layer
     assert sum(p.numel() for p in model.parameters()) == 2 * 16 + 16 + 16 * 16 + 16 + 16 + 1
 
 
@@ -288,14 +288,14 @@ def test_mlp_is_micrograds(rng):
 )
 def test_activation_modules(module, reference, rng):
     x = rng.standard_normal((3, 7)) * 3
-    np.testing.assert_allclose(module(f64(x)).data, reference(x), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(module(f64(x)).array, reference(x), rtol=1e-12, atol=1e-15)
 
 
 def test_gelu_tanh_approximation_is_close_to_the_exact_form(rng):
     x = np.linspace(-6, 6, 241)
     exact = 0.5 * x * (1 + np.array([math.erf(v / math.sqrt(2)) for v in x]))
-    np.testing.assert_allclose(F.gelu(f64(x)).data, exact, rtol=1e-12, atol=1e-14)
-    assert np.abs(F.gelu(f64(x), approximate="tanh").data - exact).max() < 1e-3
+    np.testing.assert_allclose(F.gelu(f64(x)).array, exact, rtol=1e-12, atol=1e-14)
+    assert np.abs(F.gelu(f64(x), approximate="tanh").array - exact).max() < 1e-3
 
 
 def test_gelu_rejects_unknown_forms():
@@ -309,7 +309,7 @@ def test_dropout_drops_and_rescales_in_training_only():
     qs.manual_seed(0)
     layer = nn.Dropout(0.25)
     x = qs.ones(200, 100)
-    out = layer(x).data
+    out = layer(x).array
     assert set(np.unique(out)) == {0.0, np.float32(1 / 0.75)}
     assert abs((out == 0).mean() - 0.25) < 0.01
     assert abs(out.mean() - 1) < 0.02  # the rescaling keeps the expected value
@@ -322,16 +322,16 @@ def test_dropout_gradient_uses_the_same_mask():
     x = qs.ones(10, 10, dtype=qs.float64, requires_grad=True)
     out = F.dropout(x, 0.5)
     out.sum().backward()
-    assert np.array_equal(x.grad.data, out.data)  # d(x * mask)/dx = mask, and x is all ones
+    assert np.array_equal(x.grad.array, out.array)  # d(x * mask)/dx = mask, and x is all ones
 
 
 def test_dropout_is_reproducible_and_handles_the_extremes():
     x = qs.ones(4, 4)
     qs.manual_seed(9)
-    first = F.dropout(x, 0.5).data
+    first = F.dropout(x, 0.5).array
     qs.manual_seed(9)
-    assert np.array_equal(F.dropout(x, 0.5).data, first)
-    assert F.dropout(x, 0.0) is x and not F.dropout(x, 1.0).data.any()
+    assert np.array_equal(F.dropout(x, 0.5).array, first)
+    assert F.dropout(x, 0.0) is x and not F.dropout(x, 1.0).array.any()
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         nn.Dropout(1.5)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
@@ -341,7 +341,7 @@ def test_dropout_is_reproducible_and_handles_the_extremes():
 def test_layer_norm_normalizes_each_sample(rng):
     layer = nn.LayerNorm(6, dtype=qs.float64)
     x = rng.standard_normal((4, 6)) * 5 + 3
-    out = layer(f64(x)).data
+    out = layer(f64(x)).array
     np.testing.assert_allclose(out.mean(axis=1), 0, atol=1e-12)
     np.testing.assert_allclose(out.var(axis=1), 1, rtol=1e-5)
     expected = (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5)
@@ -373,7 +373,7 @@ def test_cross_entropy_matches_numpy(reduction, rng):
     per_row = -log_softmax_np(logits)[np.arange(6), target]
     expected = {"mean": per_row.mean(), "sum": per_row.sum(), "none": per_row}[reduction]
     got = F.cross_entropy(f64(logits), qs.tensor(target), reduction=reduction)
-    np.testing.assert_allclose(got.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(got.array, expected, rtol=1e-12)
     assert got.shape == np.shape(expected)
 
 
@@ -381,16 +381,16 @@ def test_cross_entropy_gradient_is_softmax_minus_one_hot(rng):
     logits = f64(rng.standard_normal((5, 3)), requires_grad=True)
     target = rng.integers(0, 3, 5)
     F.cross_entropy(logits, qs.tensor(target)).backward()
-    probs = np.exp(log_softmax_np(logits.data))
-    np.testing.assert_allclose(logits.grad.data, (probs - np.eye(3)[target]) / 5, rtol=1e-12, atol=1e-15)
+    probs = np.exp(log_softmax_np(logits.array))
+    np.testing.assert_allclose(logits.grad.array, (probs - np.eye(3)[target]) / 5, rtol=1e-12, atol=1e-15)
 
 
 def test_cross_entropy_is_stable_for_huge_logits():
     logits = f64([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]], requires_grad=True)
     loss = F.cross_entropy(logits, qs.tensor([0, 0]), reduction="none")
-    np.testing.assert_allclose(loss.data, [0.0, 2e4 + math.log(2)], rtol=1e-15)
+    np.testing.assert_allclose(loss.array, [0.0, 2e4 + math.log(2)], rtol=1e-15)
     loss.sum().backward()
-    np.testing.assert_allclose(logits.grad.data, [[0, 0, 0], [-1, 0.5, 0.5]], atol=1e-15)
+    np.testing.assert_allclose(logits.grad.array, [[0, 0, 0], [-1, 0.5, 0.5]], atol=1e-15)
     x32 = qs.tensor(np.array([[1e4, -1e4], [3e4, -3e4]], np.float32), requires_grad=True)
     loss32 = F.cross_entropy(x32, qs.tensor([1, 0]))
     assert loss32.dtype == np.float32 and np.isfinite(loss32.item()) and loss32.item() == 1e4
@@ -436,10 +436,10 @@ def test_nll_loss_after_log_softmax_is_cross_entropy(rng):
     for reduction in ("mean", "sum", "none"):
         a = F.nll_loss(F.log_softmax(f64(logits), dim=1), target, reduction=reduction)
         b = F.cross_entropy(f64(logits), target, reduction=reduction)
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-12)
+        np.testing.assert_allclose(a.array, b.array, rtol=1e-12)
     log_probs = f64(rng.standard_normal((3, 2)), requires_grad=True)
     F.nll_loss(log_probs, qs.tensor([1, 0, 1]), reduction="sum").backward()
-    assert np.array_equal(log_probs.grad.data, [[0, -1], [-1, 0], [0, -1]])
+    assert np.array_equal(log_probs.grad.array, [[0, -1], [-1, 0], [0, -1]])
     assert isinstance(nn.NLLLoss()(log_probs, qs.tensor([1, 0, 1])), qs.Tensor)
     with pytest.raises(IndexError, match="out of range for 2 classes"):
         F.nll_loss(log_probs, qs.tensor([1, 2, 0]))
@@ -449,7 +449,7 @@ def test_mse_loss(rng):
     x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
     np.testing.assert_allclose(F.mse_loss(f64(x), f64(y)).item(), ((x - y) ** 2).mean(), rtol=1e-14)
     np.testing.assert_allclose(F.mse_loss(f64(x), f64(y), reduction="sum").item(), ((x - y) ** 2).sum(), rtol=1e-14)
-    np.testing.assert_allclose(nn.MSELoss(reduction="none")(f64(x), f64(y)).data, (x - y) ** 2, rtol=1e-14)
+    np.testing.assert_allclose(nn.MSELoss(reduction="none")(f64(x), f64(y)).array, (x - y) ** 2, rtol=1e-14)
     with pytest.raises(ValueError, match=r"input shape \(4, 1\) and target shape \(4,\) differ"):
         F.mse_loss(qs.randn(4, 1), qs.randn(4))
 
@@ -459,13 +459,13 @@ def test_bce_with_logits_matches_the_naive_formula_and_survives_extremes(rng):
     s = 1 / (1 + np.exp(-x))
     naive = -(y * np.log(s) + (1 - y) * np.log(1 - s))
     np.testing.assert_allclose(
-        nn.BCEWithLogitsLoss(reduction="none")(f64(x), f64(y)).data, naive, rtol=1e-12)
+        nn.BCEWithLogitsLoss(reduction="none")(f64(x), f64(y)).array, naive, rtol=1e-12)
     np.testing.assert_allclose(F.binary_cross_entropy_with_logits(f64(x), f64(y)).item(), naive.mean(), rtol=1e-12)
     extreme = f64([100.0, -100.0, 800.0, -800.0], requires_grad=True)
     loss = F.binary_cross_entropy_with_logits(extreme, f64([0.0, 1.0, 1.0, 0.0]), reduction="none")
-    np.testing.assert_allclose(loss.data, [100.0, 100.0, 0.0, 0.0], atol=1e-40)
+    np.testing.assert_allclose(loss.array, [100.0, 100.0, 0.0, 0.0], atol=1e-40)
     loss.sum().backward()
-    np.testing.assert_allclose(extreme.grad.data, [1.0, -1.0, 0.0, 0.0], atol=1e-40)
+    np.testing.assert_allclose(extreme.grad.array, [1.0, -1.0, 0.0, 0.0], atol=1e-40)
 
 
 def test_bce_with_logits_errors():
@@ -477,11 +477,11 @@ def test_bce_with_logits_errors():
 
 def test_softmax_and_log_softmax(rng):
     x = rng.standard_normal((3, 4)) * 50
-    p = F.softmax(f64(x), dim=1).data
+    p = F.softmax(f64(x), dim=1).array
     np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-14)
-    np.testing.assert_allclose(F.log_softmax(f64(x)).data, log_softmax_np(x), rtol=1e-12)
-    np.testing.assert_allclose(F.softmax(f64(x), dim=0).data.sum(axis=0), 1, rtol=1e-14)
-    huge = F.log_softmax(f64([[1e4, 0.0]])).data
+    np.testing.assert_allclose(F.log_softmax(f64(x)).array, log_softmax_np(x), rtol=1e-12)
+    np.testing.assert_allclose(F.softmax(f64(x), dim=0).array.sum(axis=0), 1, rtol=1e-14)
+    huge = F.log_softmax(f64([[1e4, 0.0]])).array
     assert np.isfinite(huge).all() and huge[0, 1] == -1e4
     with pytest.raises(IndexError, match="dim 2 is out of range"):
         F.softmax(f64(x), dim=2)
@@ -489,9 +489,9 @@ def test_softmax_and_log_softmax(rng):
 
 def test_functional_matches_modules(rng):
     x = f64(rng.standard_normal((2, 3)))
-    assert np.array_equal(F.relu(x).data, nn.ReLU()(x).data)
-    assert np.array_equal(F.tanh(x).data, nn.Tanh()(x).data)
-    assert np.array_equal(F.sigmoid(x).data, nn.Sigmoid()(x).data)
+    assert np.array_equal(F.relu(x).array, nn.ReLU()(x).array)
+    assert np.array_equal(F.tanh(x).array, nn.Tanh()(x).array)
+    assert np.array_equal(F.sigmoid(x).array, nn.Sigmoid()(x).array)
 
 
 # ---------------------------------------------------------------- one training run, both backends
@@ -534,12 +534,12 @@ def test_embedding_module_looks_up_rows_and_skips_padding():
     qs.manual_seed(3)
     table = nn.Embedding(5, 3, padding_idx=0)
     assert repr(table) == "Embedding(5, 3, padding_idx=0)"
-    np.testing.assert_array_equal(table.weight.data[0], 0)
+    np.testing.assert_array_equal(table.weight.array[0], 0)
     index = qs.tensor([[1, 0], [4, 1]])
     out = table(index)
     assert out.shape == (2, 2, 3)
-    np.testing.assert_array_equal(out.data[1, 0], table.weight.data[4])
+    np.testing.assert_array_equal(out.array[1, 0], table.weight.array[4])
     out.sum().backward()
-    np.testing.assert_array_equal(table.weight.grad.data[:, 0], [0, 2, 0, 0, 1])
+    np.testing.assert_array_equal(table.weight.grad.array[:, 0], [0, 2, 0, 0, 1])
     with pytest.raises(IndexError, match="embedding"):
         table(qs.tensor([5]))

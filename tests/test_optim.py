@@ -39,7 +39,7 @@ def run_quasar(make_optimizer, seed=0):
         optimizer.zero_grad()
         loss_of(p).backward()
         optimizer.step()
-        trajectory.append(p.data.copy())
+        trajectory.append(p.array.copy())
     return np.array(trajectory)
 
 
@@ -132,7 +132,7 @@ def test_one_kernel_call_per_parameter_in_place(make, kernel, monkeypatch):
     optimizer = make(model.parameters())
     model(qs.randn(5, 3)).sum().backward()
     model[0].bias.grad = None  # no gradient: skipped
-    arrays = [p.data for p in params]
+    arrays = [p.array for p in params]
     versions = [p._version[0] for p in params]
     calls = []
 
@@ -150,7 +150,7 @@ def test_one_kernel_call_per_parameter_in_place(make, kernel, monkeypatch):
                 monkeypatch.setattr(namespace, name, counted(name, fn))
         optimizer.step()
     assert calls == [kernel] * (len(params) - 1)
-    assert all(p.data is a for p, a in zip(params, arrays))  # updated in place
+    assert all(p.array is a for p, a in zip(params, arrays))  # updated in place
     bumped = [p._version[0] - v for p, v in zip(params, versions)]
     assert bumped == [1, 0, 1, 1]
 
@@ -170,11 +170,11 @@ def test_zero_grad():
     optimizer = optim.SGD([p], lr=0.1)
     (p * 2).sum().backward()
     optimizer.zero_grad(set_to_none=False)
-    assert p.grad is not None and not p.grad.data.any()
+    assert p.grad is not None and not p.grad.array.any()
     optimizer.zero_grad()
     assert p.grad is None
     optimizer.step()  # no gradients: nothing happens
-    assert np.array_equal(p.data, np.ones(3))
+    assert np.array_equal(p.array, np.ones(3))
 
 
 def test_param_groups_have_their_own_learning_rates():
@@ -182,7 +182,7 @@ def test_param_groups_have_their_own_learning_rates():
     optimizer = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
     (a.sum() + b.sum()).backward()
     optimizer.step()
-    assert np.allclose(a.data, 0.9) and np.allclose(b.data, 0.5)
+    assert np.allclose(a.array, 0.9) and np.allclose(b.array, 0.5)
 
 
 def test_step_with_closure_returns_the_loss():
@@ -196,7 +196,7 @@ def test_step_with_closure_returns_the_loss():
         return loss
 
     loss = optimizer.step(closure)
-    assert loss.item() == 9.0 and p.data[0] == 3.0 - 0.25 * 6.0
+    assert loss.item() == 9.0 and p.array[0] == 3.0 - 0.25 * 6.0
 
 
 @pytest.mark.parametrize(
@@ -257,14 +257,14 @@ def test_resuming_from_a_state_dict_continues_the_same_trajectory(make, tmp_path
 
     checkpoint = qs.load(tmp_path / "ckpt.npz")
     q = nn.Parameter(np.zeros_like(start))
-    q.data[...] = checkpoint["param"].data
+    q.array[...] = checkpoint["param"].array
     resumed = make([q])
     resumed.load_state_dict(checkpoint["optimizer"])
     for _ in range(STEPS // 2):
         resumed.zero_grad()
         loss_of(q).backward()
         resumed.step()
-    np.testing.assert_array_equal(q.data, uninterrupted[-1])
+    np.testing.assert_array_equal(q.array, uninterrupted[-1])
 
 
 def test_state_dict_layout_is_pytorchs():

@@ -117,7 +117,7 @@ def test_loss_reductions_are_bit_identical_for_any_thread_count():
                     x = qs.tensor(data, requires_grad=True)
                     loss = loss_fn(x, reduction)
                     loss.backward()
-                    out.append(loss.data.tobytes() + x.grad.data.tobytes())
+                    out.append(loss.array.tobytes() + x.grad.array.tobytes())
         return out
 
     results = {}
@@ -355,7 +355,7 @@ def test_graphs_built_in_different_threads_are_independent():
                 first_done.wait()  # thread 0's backward has freed its graph
             loss.backward()
             first_done.set()
-            private[me] = x.grad.data
+            private[me] = x.grad.array
         except Exception as exc:  # an assertion in a thread would be lost: re-raise in the test
             errors.append(exc)
 
@@ -390,7 +390,7 @@ def test_backward_from_many_threads_into_one_leaf_loses_no_update():
         t.start()
     for t in threads:
         t.join()
-    np.testing.assert_array_equal(weight.grad.data, passes * np.sum(coefficients, axis=0))
+    np.testing.assert_array_equal(weight.grad.array, passes * np.sum(coefficients, axis=0))
 
 
 def _make_model(i):
@@ -413,7 +413,7 @@ def _train(model, seed, steps):
         loss = F.mse_loss(model(x), y)
         loss.backward()
         optimizer.step()
-    return [p.data.tobytes() for p in model.parameters()] + [p.grad.data.tobytes() for p in model.parameters()]
+    return [p.array.tobytes() for p in model.parameters()] + [p.grad.array.tobytes() for p in model.parameters()]
 
 
 def test_stress_eight_threads_train_like_one_after_another():
@@ -508,7 +508,7 @@ def test_par_ops_run_forward_and_backward_on_the_parallel_path(par, plain, shape
         forward = list(calls)
         calls.clear()
         out.backward(qs.tensor(rand(out.shape, seed=9)))  # no .sum(): its kernel would be the plain one
-        results[op] = (forward, list(calls), out.data.tobytes(), [t.grad.data.tobytes() for t in inputs])
+        results[op] = (forward, list(calls), out.array.tobytes(), [t.grad.array.tobytes() for t in inputs])
     plain_forward, plain_backward = results[plain][:2]
     par_forward, par_backward = results[par][:2]
     # (kernels below the threshold may decide on one thread without asking: nothing logged)
@@ -568,7 +568,7 @@ FORK_SCRIPT = textwrap.dedent(
         with parallel.config(max_workers=None, parallel_threshold=1):  # every kernel wants all threads
             loss = (x.exp() * x).tanh().sum()
             loss.backward()
-        return parallel.get_num_threads(), loss.data.tobytes(), x.grad.data.tobytes()
+        return parallel.get_num_threads(), loss.array.tobytes(), x.grad.array.tobytes()
 
 
     if __name__ == "__main__":

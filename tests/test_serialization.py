@@ -24,7 +24,7 @@ def test_round_trip_of_nested_values(tmp_path):
     qs.save(obj, path)
     back = qs.load(path)
     assert isinstance(back["weights"], qs.Tensor) and back["weights"].dtype == np.float64
-    assert np.array_equal(back["weights"].data, obj["weights"].data)
+    assert np.array_equal(back["weights"].array, obj["weights"].array)
     assert back["leaf"].requires_grad and not back["weights"].requires_grad
     assert isinstance(back["array"], np.ndarray) and back["array"].dtype == np.int32
     assert np.array_equal(back["nested"]["mask"], [True, False])
@@ -48,7 +48,7 @@ def test_the_file_is_a_plain_npz_without_pickle(tmp_path):
         names = archive.files
         assert "__quasar__" in names
         weight = next(n for n in names if n.endswith(":weight"))
-        assert np.array_equal(archive[weight], model.weight.data)
+        assert np.array_equal(archive[weight], model.weight.array)
 
 
 def test_model_and_optimizer_round_trip(tmp_path):
@@ -67,7 +67,7 @@ def test_model_and_optimizer_round_trip(tmp_path):
     restored_optimizer = optim.Adam(restored.parameters())
     restored_optimizer.load_state_dict(checkpoint["optimizer"])
     with qs.no_grad():
-        assert np.array_equal(model(x).data, restored(x).data)
+        assert np.array_equal(model(x).array, restored(x).array)
     assert restored_optimizer.param_groups[0]["lr"] == 0.01
     assert restored_optimizer.param_groups[0]["betas"] == (0.9, 0.999)
     state = restored_optimizer.state[next(restored.parameters())]

@@ -20,7 +20,7 @@ def test_tensor_copies_and_from_numpy_shares():
     a = np.arange(3.0)
     t, s = qs.tensor(a), qs.from_numpy(a)
     a[0] = 10
-    assert t.data[0] == 0 and s.data[0] == 10
+    assert t.array[0] == 0 and s.array[0] == 10
 
 
 def test_attributes():
@@ -28,7 +28,7 @@ def test_attributes():
     assert t.shape == (2, 3) and t.ndim == 2 and t.numel() == 6 and len(t) == 2
     assert t.T.shape == (3, 2)
     assert t.tolist() == [[0, 1, 2], [3, 4, 5]]
-    assert np.asarray(t) is t.data
+    assert np.asarray(t) is t.array
     assert t.sum().item() == 15.0
     assert t.to(qs.float32).dtype == np.float32
     assert t.astype(np.float32).dtype == np.float32
@@ -37,17 +37,17 @@ def test_attributes():
 def test_factories_and_seed():
     assert qs.zeros(2, 3).shape == (2, 3) and qs.zeros(2, 3).dtype == np.float32
     assert qs.ones((2,), dtype=qs.float64).dtype == np.float64
-    assert qs.full((2, 2), 7.0).data.tolist() == [[7, 7], [7, 7]]
+    assert qs.full((2, 2), 7.0).array.tolist() == [[7, 7], [7, 7]]
     assert qs.arange(4).dtype == np.int64 and qs.arange(0.0, 1.0, 0.5).tolist() == [0.0, 0.5]
-    assert np.array_equal(qs.eye(3).data, np.eye(3))
+    assert np.array_equal(qs.eye(3).array, np.eye(3))
     assert qs.zeros_like(qs.ones(2, dtype=qs.float64)).dtype == np.float64
     qs.manual_seed(7)
     a = qs.randn(3, 3)
     qs.manual_seed(7)
     b = qs.randn(3, 3)
-    assert np.array_equal(a.data, b.data) and a.data.std() > 0
+    assert np.array_equal(a.array, b.array) and a.array.std() > 0
     r = qs.rand(1000)
-    assert 0 <= r.data.min() and r.data.max() < 1
+    assert 0 <= r.array.min() and r.array.max() < 1
     assert qs.ones(2, requires_grad=True).requires_grad
 
 
@@ -112,8 +112,22 @@ def test_max_with_int_dim_returns_values_and_indices():
 def test_views_share_memory_and_version():
     x = qs.tensor(np.arange(6.0))
     v = x.reshape(2, 3)
-    assert np.shares_memory(v.data, x.data) and v._version is x._version
+    assert np.shares_memory(v.array, x.array) and v._version is x._version
     t = v.T
     assert t._version is x._version
     x.zero_()
-    assert t._version[0] == 1 and v.data.sum() == 0
+    assert t._version[0] == 1 and v.array.sum() == 0
+
+
+def test_data_is_a_detached_tensor_sharing_memory():
+    # PyTorch's habit: p.data.<op>_() updates p itself, outside autograd
+    p = qs.nn.Parameter(qs.ones(3))
+    assert isinstance(p.data, qs.Tensor) and not p.data.requires_grad
+    p.data.mul_(0.5)
+    np.testing.assert_array_equal(p.numpy() if not p.requires_grad else p.detach().numpy(), [0.5] * 3)
+    p.data.zero_()
+    np.testing.assert_array_equal(np.asarray(p.detach()), [0.0] * 3)
+    p.data = qs.tensor([1.0, 2.0])
+    assert p.shape == (2,) and p.requires_grad
+    with pytest.raises(TypeError, match="data"):
+        p.data = np.zeros(2)

@@ -26,9 +26,9 @@ class Parameter(Tensor):
     def __init__(self, data, requires_grad=True):
         super().__init__(data)  # validates (and copies) the data
         if isinstance(data, Tensor):
-            self.data = data.data  # Parameter(tensor) wraps the same memory, as in PyTorch
-        if self.data.dtype.kind != "f":
-            raise TypeError(f"Parameter: parameters must be float32 or float64, got dtype {self.data.dtype}")
+            self.array = data.array  # Parameter(tensor) wraps the same memory, as in PyTorch
+        if self.array.dtype.kind != "f":
+            raise TypeError(f"Parameter: parameters must be float32 or float64, got dtype {self.array.dtype}")
         self.requires_grad_(requires_grad)
 
     def __repr__(self):
@@ -136,7 +136,7 @@ class Module:
             if set_to_none or param.grad is None:
                 param.grad = None
             else:
-                param.grad.data[...] = 0
+                param.grad.array[...] = 0
 
     def train(self, mode=True):
         """Training mode (Dropout drops) for this module and all inside it; returns self."""
@@ -172,7 +172,7 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            value = value.data if isinstance(value, Tensor) else np.asarray(value)
+            value = value.array if isinstance(value, Tensor) else np.asarray(value)
             if value.shape != param.shape:
                 raise ValueError(
                     f"load_state_dict for {type(self).__name__}: {name!r} has shape {value.shape} in the "
@@ -182,7 +182,7 @@ class Module:
             for name, param in params.items():
                 if name in state_dict:
                     value = state_dict[name]
-                    param.data[...] = value.data if isinstance(value, Tensor) else value
+                    param.array[...] = value.array if isinstance(value, Tensor) else value
                     param._version[0] += 1
         return missing, unexpected
 
@@ -196,10 +196,10 @@ class Module:
         if dtype.kind != "f":
             raise TypeError(f"Module.to: parameters must be float32 or float64, got {dtype}")
         for param in self.parameters():
-            if param.data.dtype != dtype:
-                param.data = param.data.astype(dtype)
+            if param.array.dtype != dtype:
+                param.array = param.array.astype(dtype)
                 if param.grad is not None:
-                    param.grad = Tensor._wrap(param.grad.data.astype(dtype))
+                    param.grad = Tensor._wrap(param.grad.array.astype(dtype))
                 param._version[0] += 1
         return self
 

@@ -20,9 +20,9 @@ def is_float(dtype):
 def require_float(op, *tensors):
     """Raise TypeError unless every tensor is float32/float64."""
     for t in tensors:
-        if t.data.dtype not in FLOATS:
+        if t.array.dtype not in FLOATS:
             raise TypeError(
-                f"{op}: expected a float32/float64 tensor, got {t.data.dtype} "
+                f"{op}: expected a float32/float64 tensor, got {t.array.dtype} "
                 f"(shape {t.shape}); convert with .float() or .double()"
             )
 
@@ -99,14 +99,14 @@ def tensor_pair(op, a, b, broadcast=True):
     converted to the other operand's float dtype, or to float64 when both are
     integers (quasar's arithmetic kernels are float-only; ints carry no gradient).
     """
-    if type(a) is type(b) is Tensor and a.data.dtype is b.data.dtype and a.data.shape == b.data.shape:
-        if a.data.dtype in FLOATS:
+    if type(a) is type(b) is Tensor and a.array.dtype is b.array.dtype and a.array.shape == b.array.shape:
+        if a.array.dtype in FLOATS:
             return a, b  # the common case: nothing to convert or check
     if not isinstance(a, Tensor):
         a = _scalar_like(op, a, b)
     if not isinstance(b, Tensor):
         b = _scalar_like(op, b, a)
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a.array.dtype, b.array.dtype
     if da != db or da not in FLOATS:
         if da in FLOATS and db in FLOATS:
             target = np.dtype(np.float64)  # float32 with float64
@@ -116,7 +116,7 @@ def tensor_pair(op, a, b, broadcast=True):
             target = np.dtype(np.float64)  # integer-only arithmetic: float64 is exact up to 2**53
         a, b = a.to(target), b.to(target)
     if broadcast:
-        broadcast_shape(op, a.data.shape, b.data.shape)
+        broadcast_shape(op, a.array.shape, b.array.shape)
     return a, b
 
 
@@ -125,8 +125,8 @@ def _scalar_like(op, value, other):
         if isinstance(value, np.ndarray):
             return as_tensor(value)
         raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}")
-    if other.data.dtype in FLOATS:
-        dtype = other.data.dtype
+    if other.array.dtype in FLOATS:
+        dtype = other.array.dtype
     else:  # int tensor with an int stays integer-only (-> float64); with a float, float32 as in PyTorch
         dtype = np.dtype(np.int64) if isinstance(value, numbers.Integral) else np.dtype(np.float32)
     return Tensor._wrap(np.asarray(value, dtype=dtype))

@@ -141,8 +141,8 @@ def _binary(function, op):
     def apply(a, b):
         # The common case, two float tensors of one dtype and shape, goes straight
         # to the op; anything else (numbers, mixed dtypes, broadcasting) is prepared.
-        if type(a) is type(b) is Tensor and a.data.dtype is b.data.dtype and a.data.shape == b.data.shape:
-            if a.data.dtype in FLOATS:
+        if type(a) is type(b) is Tensor and a.array.dtype is b.array.dtype and a.array.shape == b.array.shape:
+            if a.array.dtype in FLOATS:
                 return record(a, b)
         a, b = tensor_pair(op, a, b)
         return record(a, b)
@@ -372,10 +372,10 @@ def pow(a, b):
 
 def _comparison(op):
     def compare(a, b):
-        if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.data.dtype != b.data.dtype:
+        if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.array.dtype != b.array.dtype:
             a, b = _comparable(op, a, b)
-        broadcast_shape(op, a.data.shape, b.data.shape)
-        return Tensor._wrap(getattr(backend(), op)(a.data, b.data))
+        broadcast_shape(op, a.array.shape, b.array.shape)
+        return Tensor._wrap(getattr(backend(), op)(a.array, b.array))
 
     compare.__name__ = op
     compare.__doc__ = f"Elementwise {op} as a bool tensor (broadcasting; no gradient)."
@@ -387,7 +387,7 @@ def _comparable(op, a, b):
     arrays = []
     for value in (a, b):
         if isinstance(value, Tensor):
-            arrays.append(value.data)
+            arrays.append(value.array)
         elif isinstance(value, (int, float, bool, np.ndarray, np.generic)):
             arrays.append(np.asarray(value))
         else:
@@ -429,9 +429,9 @@ class Where(Function):
 
 def where(cond, a, b):
     """a where cond is True, else b (all three broadcast); differentiable in a and b."""
-    cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
+    cond = cond.array if isinstance(cond, Tensor) else np.asarray(cond)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
     a, b = tensor_pair("where", a, b)
-    broadcast_shape("where", cond.shape, a.data.shape, b.data.shape)
+    broadcast_shape("where", cond.shape, a.array.shape, b.array.shape)
     return Where.apply(a, b, cond=cond)

@@ -47,7 +47,7 @@ def _key_entry(op, entry):
             raise ValueError(f"{op}: slice step cannot be zero")
         return slice(*bounds)
     if isinstance(entry, Tensor):
-        entry = entry.data
+        entry = entry.array
     elif isinstance(entry, (list, tuple)):
         entry = np.asarray(entry)
         if entry.size == 0 and entry.dtype.kind == "f":
@@ -284,7 +284,7 @@ def getitem(x, key):
 
 def _index_array(index):
     """An index argument (tensor, array or list) as an ndarray, not yet checked."""
-    return index.data if isinstance(index, Tensor) else np.asarray(index)
+    return index.array if isinstance(index, Tensor) else np.asarray(index)
 
 
 def index_select(x, dim, index):
@@ -406,7 +406,7 @@ class MaskedFill(Function):
 
 
 def _mask_array(op, mask, shape):
-    mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    mask = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if mask.dtype != np.bool_:
         raise TypeError(f"{op}: mask must be a bool tensor, got dtype {mask.dtype}")
     if broadcast_shape(op, mask.shape, shape) != tuple(shape):

@@ -17,7 +17,7 @@ When a graph must be recorded (grad mode on, and the tensor or an operand
 requires grad), ``t.op_(...)`` runs the out-of-place op on a stand-in for
 the old ``t``: a new Tensor holding a *copy* of the old values (backward may
 need them) and taking over t's old ``grad_fn``. The result is copied into
-``t.data`` in place, so views of t see it, and its node becomes
+``t.array`` in place, so views of t see it, and its node becomes
 ``t.grad_fn``: later uses of t backpropagate through the op into t's
 history. Without a graph the new values are computed the same way, or
 simply written, and copied in.
@@ -73,32 +73,32 @@ def _update(op, t, compute, operands=(), write=None):
 
     compute(old) -> Tensor: the new values of t, by an out-of-place op on
     ``old`` (t's values). write() (optional): store the new values straight
-    into ``t.data`` when no graph is recorded (a plain fill or copy).
+    into ``t.array`` when no graph is recorded (a plain fill or copy).
     """
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
     check_inplace(op, t)
-    if type(t.data) is not np.ndarray:
+    if type(t.array) is not np.ndarray:
         # a 0-d result some NumPy routines return as a scalar, which can't be written:
         # the same value as a 0-d array (nothing can be viewing a scalar's memory)
-        t.data = np.asarray(t.data)
+        t.array = np.asarray(t.array)
     if not _records_graph(t, operands):
         if write is not None:
             write()
         else:
-            t.data[...] = compute(Tensor._wrap(t.data)).data
+            t.array[...] = compute(Tensor._wrap(t.array)).array
         return bump_version(t)
     if t._is_view:
         raise RuntimeError(
             f"{op}: in-place changes to a view (shape {t.shape}) are not supported while recording "
             "gradients; use the out-of-place op, or wrap the update in `with quasar.no_grad():`"
         )
-    old = Tensor._wrap(t.data.copy())  # t's values before the op, and its place in the graph
+    old = Tensor._wrap(t.array.copy())  # t's values before the op, and its place in the graph
     old.grad_fn, old.requires_grad = t.grad_fn, t.requires_grad
     new = compute(old)
     if new.dtype != t.dtype:
         new = new.to(t.dtype)
-    t.data[...] = new.data
+    t.array[...] = new.array
     bump_version(t)
     t.grad_fn, t.requires_grad = new.grad_fn, new.requires_grad
     if new.grad_fn is not None and old.grad_fn is not None and old.grad_fn._retained is not None:
@@ -187,7 +187,7 @@ def fill_(t, value):
     value = _fill_value("fill_", t, value)
 
     def write():
-        t.data[...] = value.data if isinstance(value, Tensor) else value
+        t.array[...] = value.array if isinstance(value, Tensor) else value
 
     return _update("fill_", t, lambda old: where(TRUE, value, old), (value,), write)
 
@@ -205,7 +205,7 @@ def copy_(t, src):
         raise RuntimeError(f"copy_: source of shape {src.shape} cannot be broadcast to the tensor's shape {t.shape}")
 
     def write():
-        t.data[...] = src.data
+        t.array[...] = src.array
 
     return _update("copy_", t, lambda old: where(TRUE, src.to(t.dtype), old), (src,), write)
 
@@ -273,7 +273,7 @@ def setitem(t, key, value):
         raise TypeError(f"setitem: value must be a number or a tensor, got {type(value).__name__}")
 
     def write():
-        t.data[key] = value.data if isinstance(value, Tensor) else value
+        t.array[key] = value.array if isinstance(value, Tensor) else value
 
     def compute(old):
         written = value.to(old.dtype) if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value, old.dtype))

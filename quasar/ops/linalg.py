@@ -52,7 +52,7 @@ def matmul(a, b):
     """
     a, b = tensor_pair("matmul", a, b, broadcast=False)
     require_float("matmul", a, b)
-    sa, sb = a.data.shape, b.data.shape
+    sa, sb = a.array.shape, b.array.shape
     if not sa or not sb:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {sa} and {sb}")
     inner_a = sa[-1]

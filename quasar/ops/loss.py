@@ -123,7 +123,7 @@ def _class_problem(op, logits, target):
     _float_input(op, logits)
     if logits.ndim not in (1, 2):
         raise ValueError(f"{op}: expected input of shape (N, C) or (C,), got shape {logits.shape}")
-    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    labels = target.array if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind not in "iu":
         raise TypeError(
             f"{op}: target must hold integer class indices, got dtype {labels.dtype}; "

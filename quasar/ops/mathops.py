@@ -237,16 +237,16 @@ def _arg_extreme(op, x, dim, keepdim):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
     kernel = getattr(backend(), op)
     if dim is None:
-        if x.data.size == 0:
+        if x.array.size == 0:
             raise ValueError(f"{op}: cannot take the {op} of an empty tensor (shape {x.shape})")
-        index = kernel(x.data, None)
+        index = kernel(x.array, None)
         return Tensor._wrap(index.reshape((1,) * x.ndim) if keepdim else index)
     d = normalize_dim(op, dim, x.ndim)
     if x.ndim == 0:
         return Tensor._wrap(np.zeros((), np.int64))
     if x.shape[d] == 0:
         raise ValueError(f"{op}: cannot reduce the empty dim {d} (shape {x.shape})")
-    index = kernel(x.data, d)
+    index = kernel(x.array, d)
     return Tensor._wrap(np.expand_dims(index, d) if keepdim else index)
 
 

@@ -26,7 +26,7 @@ def _reduction_args(op, x, dim, keepdim, axis, keepdims):
             raise TypeError(f"{op}: pass dim or axis, not both")
         dim = axis
     keepdim = bool(keepdim or keepdims)
-    return normalize_dims(op, dim, x.data.ndim), keepdim
+    return normalize_dims(op, dim, x.array.ndim), keepdim
 
 
 class Sum(Function):
@@ -57,7 +57,7 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """Mean over ``dim`` (int, tuple or None = all); the mean of nothing is nan."""
     axes, keepdim = _reduction_args("mean", x, dim, keepdim, axis, keepdims)
     require_float("mean", x)
-    count = int(np.prod([x.data.shape[a] for a in axes])) if axes else 1
+    count = int(np.prod([x.array.shape[a] for a in axes])) if axes else 1
     total = Sum.apply(x, axes=axes, keepdim=keepdim)
     if count == 0:
         return total * float("nan")
@@ -91,7 +91,7 @@ class Extremum(Function):
 def _extremum(op, kernel, x, dim, keepdim, axis, keepdims, with_indices):
     axes, keepdim = _reduction_args(op, x, dim, keepdim, axis, keepdims)
     require_float(op, x)
-    if any(x.data.shape[a] == 0 for a in axes) or (x.data.size == 0 and not axes):
+    if any(x.array.shape[a] == 0 for a in axes) or (x.array.size == 0 and not axes):
         raise ValueError(f"{op}: cannot reduce an empty dimension (shape {x.shape}, dim {dim})")
     values = Extremum.apply(x, axes=axes, keepdim=keepdim, kernel=kernel)
     if not with_indices:

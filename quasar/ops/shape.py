@@ -18,7 +18,7 @@ from .common import FLOATS, broadcast_shape, normalize_dim, reduce_to_shape
 def _view_apply(function, x, **options):
     out = function.apply(x, **options)
     # a NumPy view of the input's memory: share its version counter, as PyTorch views do
-    if out.data.base is not None and np.may_share_memory(out.data, x.data):
+    if out.array.base is not None and np.may_share_memory(out.array, x.array):
         out._version = x._version
         out._is_view = True
     return out
@@ -48,7 +48,7 @@ def reshape(x, *shape):
     """The same elements in a new shape (one entry may be -1). A view when the
     memory layout allows, else a copy (as NumPy and PyTorch's reshape)."""
     shape = _shape_arg("reshape", shape)
-    size = x.data.size
+    size = x.array.size
     known = int(np.prod([n for n in shape if n != -1])) if shape else 1
     bad = shape.count(-1) > 1 or any(n < -1 for n in shape)
     if not bad:
@@ -61,10 +61,10 @@ def reshape(x, *shape):
 def view(x, *shape):
     """Like reshape, but always a view: an error if the tensor's layout needs a copy."""
     out = reshape(x, *shape)
-    if out.data.size and not out._is_view:
+    if out.array.size and not out._is_view:
         raise RuntimeError(
             f"view: shape {_shape_arg('view', shape)} is incompatible with the layout of the input "
-            f"(shape {x.shape}, strides {x.data.strides}); use reshape() instead"
+            f"(shape {x.shape}, strides {x.array.strides}); use reshape() instead"
         )
     return out
 
@@ -83,7 +83,7 @@ class Permute(Function):
 def permute(x, *dims):
     """Reorder the dimensions: ``out.shape[i] == x.shape[dims[i]]``. A view."""
     dims = _shape_arg("permute", dims)
-    ndim = x.data.ndim
+    ndim = x.array.ndim
     axes = tuple(normalize_dim("permute", d, ndim) for d in dims)
     if len(axes) != ndim or sorted(axes) != list(range(ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {ndim} dims of shape {x.shape}")
@@ -92,7 +92,7 @@ def permute(x, *dims):
 
 def transpose(x, dim0, dim1):
     """Swap two dimensions. A view."""
-    ndim = x.data.ndim
+    ndim = x.array.ndim
     a, b = normalize_dim("transpose", dim0, ndim), normalize_dim("transpose", dim1, ndim)
     order = list(range(ndim))
     order[a], order[b] = order[b], order[a]
@@ -101,33 +101,33 @@ def transpose(x, dim0, dim1):
 
 def squeeze(x, dim=None):
     """Drop size-1 dimensions (all of them, or only ``dim`` if it has size 1)."""
-    shape = x.data.shape
+    shape = x.array.shape
     if dim is None:
         new = tuple(n for n in shape if n != 1)
     else:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-        axes = {normalize_dim("squeeze", d, x.data.ndim) for d in dims}
+        axes = {normalize_dim("squeeze", d, x.array.ndim) for d in dims}
         new = tuple(n for i, n in enumerate(shape) if not (i in axes and n == 1))
     return reshape(x, new)
 
 
 def unsqueeze(x, dim):
     """Insert a size-1 dimension at position ``dim`` (-ndim-1 <= dim <= ndim)."""
-    ndim = x.data.ndim
+    ndim = x.array.ndim
     dim = normalize_dim("unsqueeze", dim, ndim + 1)
-    return reshape(x, x.data.shape[:dim] + (1,) + x.data.shape[dim:])
+    return reshape(x, x.array.shape[:dim] + (1,) + x.array.shape[dim:])
 
 
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge dimensions start_dim..end_dim (inclusive) into one."""
-    ndim = x.data.ndim
+    ndim = x.array.ndim
     if ndim == 0:
         return reshape(x, (1,))
     start = normalize_dim("flatten", start_dim, ndim)
     end = normalize_dim("flatten", end_dim, ndim)
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    shape = x.data.shape
+    shape = x.array.shape
     merged = int(np.prod(shape[start : end + 1]))
     return reshape(x, shape[:start] + (merged,) + shape[end + 1 :])
 
@@ -146,7 +146,7 @@ class Expand(Function):
 def broadcast_to(x, *shape):
     """x repeated (without copying) to a broadcast-compatible shape. A read-only view."""
     shape = _shape_arg("broadcast_to", shape)
-    if broadcast_shape("broadcast_to", x.data.shape, shape) != shape:
+    if broadcast_shape("broadcast_to", x.array.shape, shape) != shape:
         raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
     return _view_apply(Expand, x, shape=shape)
 
@@ -154,14 +154,14 @@ def broadcast_to(x, *shape):
 def expand(x, *shape):
     """PyTorch's expand: like broadcast_to, where -1 keeps that dimension's size."""
     shape = list(_shape_arg("expand", shape))
-    lead = len(shape) - x.data.ndim
+    lead = len(shape) - x.array.ndim
     if lead < 0:
         raise ValueError(f"expand: shape {tuple(shape)} has fewer dims than the input shape {x.shape}")
     for i, n in enumerate(shape):
         if n == -1:
             if i < lead:
                 raise ValueError(f"expand: -1 is not allowed in a new leading dimension ({tuple(shape)})")
-            shape[i] = x.data.shape[i - lead]
+            shape[i] = x.array.shape[i - lead]
     return broadcast_to(x, tuple(shape))
 
 
@@ -183,5 +183,5 @@ def cast(x, dtype):
     if dtype not in FLOATS:
         if dtype not in (np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.bool_)):
             raise TypeError(f"cast: unsupported dtype {dtype}")
-        return Tensor._wrap(x.data.astype(dtype))
+        return Tensor._wrap(x.array.astype(dtype))
     return Cast.apply(x, dtype=dtype)
