@@ -453,3 +453,11 @@ def test_no_grad_and_inference_mode_as_decorators_and_contexts():
         assert not (x * 2).requires_grad
     with qs.inference_mode(False):
         assert (x * 2).requires_grad
+
+
+def test_updates_through_data_change_the_parameter():
+    p = qs.ones(3, requires_grad=True)
+    p.grad = qs.full((3,), 2.0)
+    p.data -= 0.5 * p.grad  # PyTorch's old idiom: no no_grad() needed, autograd does not see it
+    p.data.mul_(2.0)
+    assert p.tolist() == [0.0, 0.0, 0.0] and p.requires_grad and p.is_leaf

@@ -99,9 +99,10 @@ def tensor_pair(op, a, b, broadcast=True):
     higher category wins (``int64[3] + 0.5`` -> the default float), and
     integer operands stay integer. The cast between floats is differentiable.
     """
-    if type(a) is type(b) is Tensor and a.array.dtype is b.array.dtype and a.array.shape == b.array.shape:
-        if a.array.dtype in FLOATS:
-            return a, b  # the common case: nothing to convert or check
+    if type(a) is type(b) is Tensor and a.array.dtype is b.array.dtype:
+        if broadcast and a.array.shape != b.array.shape:
+            broadcast_shape(op, a.array.shape, b.array.shape)
+        return a, b  # the common case: one dtype, nothing to convert
     if type(a) is Tensor and type(b) in (float, int) and a.array.dtype in FLOATS:
         return a, Tensor._wrap(np.asarray(b, a.array.dtype))  # x * 2.0: the next most common
     if type(b) is Tensor and type(a) in (float, int) and b.array.dtype in FLOATS:
