@@ -42,6 +42,8 @@ def _to_array(data, dtype=None, copy=True, op="tensor"):
         dtype = np.dtype(dtype)
         if dtype not in SUPPORTED:
             raise TypeError(f"{op}: unsupported dtype {dtype}; use {SUPPORTED_NAMES}")
+    if isinstance(data, np.generic):
+        data = np.asarray(data)  # a NumPy scalar keeps its dtype, like an array
     from_python = not isinstance(data, np.ndarray)
     if from_python:
         try:

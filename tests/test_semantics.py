@@ -461,3 +461,14 @@ def test_updates_through_data_change_the_parameter():
     p.data -= 0.5 * p.grad  # PyTorch's old idiom: no no_grad() needed, autograd does not see it
     p.data.mul_(2.0)
     assert p.tolist() == [0.0, 0.0, 0.0] and p.requires_grad and p.is_leaf
+
+
+def test_numpy_scalars_keep_their_dtype_and_fills_check_integers():
+    assert qs.tensor(np.float64(2.0)).dtype == qs.float64 and qs.tensor(np.int32(2)).dtype == qs.int32
+    t = qs.zeros(2, dtype=qs.int64)
+    assert t.fill_(2.7).tolist() == [2, 2]  # truncates, as PyTorch
+    with pytest.raises(RuntimeError, match="nan cannot be converted to type int64"):
+        t.fill_(float("nan"))
+    with pytest.raises(OverflowError, match="inf cannot be converted"):
+        t.masked_fill_(t == 2, float("inf"))
+    assert qs.cat([qs.tensor([1]), qs.tensor([2.5])]).dtype == qs.float32

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import FLOATS, backend, float_operands, reduce_to_shape, tensor_pair
+from .common import FLOATS, backend, reduce_to_shape, tensor_pair
 from .elementwise import _add, _div, _sub, integer_binary, mul
 
 

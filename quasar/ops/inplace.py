@@ -40,7 +40,7 @@ import numbers
 import numpy as np
 
 from ..autograd import Function, is_grad_enabled
-from ..dtypes import CATEGORY, get_default_dtype, result_type
+from ..dtypes import CATEGORY, checked_cast, get_default_dtype, result_type
 from ..errors import CastError, ShapeError
 from ..tensor import Tensor, as_tensor
 from . import arithmetic
@@ -229,6 +229,8 @@ def _fill_value(op, t, value):
             value = value.item()
     elif not isinstance(value, numbers.Number):
         raise TypeError(f"{op}: value must be a number or a 0-d tensor, got {type(value).__name__}")
+    if t.dtype not in FLOATS and not isinstance(value, Tensor):
+        checked_cast(np.asarray(value), t.dtype, op)  # nan, inf or out of range raise, as in PyTorch
     return value
 
 

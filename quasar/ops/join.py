@@ -12,15 +12,17 @@ appears several times and its gradient is the ``sum`` of the copies', and
 memory and the version counter with their input, as in PyTorch.
 """
 
+import functools
 import math
 import numbers
 
 import numpy as np
 
 from ..autograd import Function
+from ..dtypes import promote_types
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .common import FLOATS, backend, normalize_dim, normalize_dims
+from .common import backend, normalize_dim, normalize_dims
 from .index import MaskedFill, getitem
 from .shape import reshape, unsqueeze
 
@@ -55,12 +57,9 @@ class Cat(Function):
 
 
 def _common_dtype(tensors):
-    """The dtype the joined tensors share: the widest float present, else NumPy's promotion."""
-    dtypes = {t.dtype for t in tensors}
-    floats = dtypes & set(FLOATS)
-    if floats:
-        return np.dtype(np.float64) if np.dtype(np.float64) in floats else np.dtype(np.float32)
-    return np.result_type(*dtypes)
+    """The dtype the joined tensors share: PyTorch's promotion (the widest float
+    present, else the widest integer, else bool)."""
+    return functools.reduce(promote_types, [t.dtype for t in tensors])
 
 
 def _tensor_list(op, tensors):
