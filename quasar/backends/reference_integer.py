@@ -140,13 +140,16 @@ def int_where(cond, a, b):
 
 
 def _reduce(x, axes, keepdims, combine, dtype):
-    values = np.asarray(x).astype(object)
-    for axis in sorted(axes, reverse=True):
-        values = np.apply_along_axis(lambda row: combine(list(row)), axis, values) \
-            if values.shape[axis] else np.zeros(values.shape[:axis] + values.shape[axis + 1:], object)
-        if keepdims:
-            values = np.expand_dims(values, axis)
-    return _to_dtype(values, dtype)
+    """combine(list of Python values) over ``axes``, one output element at a time."""
+    x = np.asarray(x)
+    kept = [a for a in range(x.ndim) if a not in axes]
+    rows = np.transpose(x, kept + list(axes)).reshape([x.shape[a] for a in kept] + [-1])
+    out = np.empty(rows.shape[:-1], dtype=object)
+    for index in np.ndindex(out.shape):
+        out[index] = combine(rows[index].tolist())
+    if keepdims:
+        out = out.reshape([1 if a in axes else n for a, n in enumerate(x.shape)])
+    return _to_dtype(out, dtype)
 
 
 def int_sum(x, axes, keepdims=False):

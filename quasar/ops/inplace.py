@@ -1,5 +1,14 @@
-"""In-place ops: add_, sub_, mul_, div_, zero_, fill_, clamp_, copy_,
-masked_fill_ and ``t[key] = value`` (setitem), with PyTorch's safety net.
+"""In-place ops: add_, sub_, mul_, div_, floor_divide_, remainder_, pow_,
+the bitwise ``*_`` ops, zero_, fill_, clamp_, copy_, masked_fill_ and
+``t[key] = value`` (setitem), with PyTorch's safety net. The in-place
+operators ``+= -= *= /= //= %= **= &= |= ^= <<= >>=`` are these ops.
+
+The dtype rule
+--------------
+The tensor keeps its dtype. A result of a higher category (bool < integer <
+float) can't be stored: ``int_tensor += 0.5`` and ``int_tensor /= 2`` raise
+PyTorch's "result type Float can't be cast to the desired output type Long";
+within a category the result is cast (``float32 += float64`` stays float32).
 
 The safety net
 --------------
