@@ -472,3 +472,30 @@ def test_numpy_scalars_keep_their_dtype_and_fills_check_integers():
     with pytest.raises(OverflowError, match="inf cannot be converted"):
         t.masked_fill_(t == 2, float("inf"))
     assert qs.cat([qs.tensor([1]), qs.tensor([2.5])]).dtype == qs.float32
+
+
+@BACKENDS
+@pytest.mark.parametrize("dtype", [qs.uint8, qs.int8, qs.int16, qs.int32, qs.int64])
+def test_every_integer_dtype_runs_through_the_everyday_ops(backend, dtype):
+    values = np.array([[3, -1, 7], [0, 5, -2]]) % (256 if dtype == qs.uint8 else 1000)
+    with qs.backend(backend):
+        t = qs.tensor(values, dtype=dtype)
+        want = values.astype(dtype)
+        assert t.max(dim=1).indices.tolist() == want.argmax(1).tolist()
+        assert t.argmin().item() == want.argmin() and t.min().item() == want.min()
+        assert t.masked_fill(t > 2, 9).tolist() == np.where(want > 2, 9, want).tolist()
+        assert qs.where(t > 2, t, 0).dtype == dtype and t.sum(dim=0).tolist() == want.sum(0).tolist()
+        assert qs.cat([t, t]).dtype == dtype and t[:, [0, 2]].tolist() == want[:, [0, 2]].tolist()
+        assert t.T.reshape(-1).tolist() == want.T.reshape(-1).tolist()
+        assert (t + t).dtype == dtype and (t < 3).tolist() == (want < 3).tolist()
+
+
+def test_clamp_keeps_integers_and_comparisons_check_ranges():
+    t = qs.tensor([1, 5, -3])
+    assert t.clamp(0, 2).tolist() == [1, 2, 0] and t.clamp(0, 2).dtype == qs.int64
+    assert t.clamp(min=0.5).dtype == qs.float32
+    assert t.clamp_(max=2).tolist() == [1, 2, -3]
+    with pytest.raises(RuntimeError, match="result type Float"):
+        t.clamp_(0.5)
+    with pytest.raises(OverflowError, match="lt: -1 is out of range for the tensor's dtype uint8"):
+        qs.tensor([0], dtype=qs.uint8) < -1

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..dtypes import get_default_dtype, result_type
-from ..errors import IntegerDivisionByZero
+from ..errors import ConversionError, IntegerDivisionByZero
 from ..tensor import Tensor
 from .common import FLOATS, backend, broadcast_shape, float_operands, reduce_to_shape, require_float, tensor_pair
 
@@ -385,13 +385,21 @@ cos = _unary(Cos, "cos", "Cosine.")
 
 
 def clamp(x, min=None, max=None):
-    """Clip x to [min, max] (either bound may be None). Gradient 1 inside, 0 outside."""
-    require_float("clamp", x)
+    """Clip x to [min, max] (either bound may be None). Gradient 1 inside, 0 outside.
+    Integer tensors with integer bounds stay integer (PyTorch's promotion)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"clamp: expected a Tensor, got {type(x).__name__}")
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     for bound in (min, max):
         if bound is not None and not isinstance(bound, (int, float)):
             raise TypeError(f"clamp: bounds must be Python numbers, got {type(bound).__name__}")
+    if x.array.dtype not in FLOATS:
+        dtype = result_type("clamp", x, *[b for b in (min, max) if b is not None])
+        if dtype not in FLOATS:
+            out = x if min is None else maximum(x, min)
+            return out if max is None else minimum(out, max)
+        x = x.to(dtype)
     return Clamp.apply(x, lo=min, hi=max)
 
 
@@ -436,10 +444,14 @@ def _comparable(op, a, b):
     if isinstance(b, np.ndarray):
         b = Tensor._wrap(b)
     common = result_type(op, a, b)
-    return [
-        Tensor._wrap(v.array.astype(common, copy=False) if isinstance(v, Tensor) else np.asarray(v, common))
-        for v in (a, b)
-    ]
+    try:
+        return [
+            Tensor._wrap(v.array.astype(common, copy=False) if isinstance(v, Tensor) else np.asarray(v, common))
+            for v in (a, b)
+        ]
+    except OverflowError:  # NumPy refuses a Python int outside the tensor's integer range
+        number = a if not isinstance(a, Tensor) else b
+        raise ConversionError(f"{op}: {number} is out of range for the tensor's dtype {common}") from None
 
 
 lt = _comparison("lt")

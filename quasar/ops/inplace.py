@@ -53,7 +53,7 @@ from ..dtypes import CATEGORY, checked_cast, get_default_dtype, result_type
 from ..errors import CastError, ShapeError
 from ..tensor import Tensor, as_tensor
 from . import arithmetic
-from .common import FLOATS, broadcast_shape, reduce_to_shape, require_float
+from .common import FLOATS, broadcast_shape, reduce_to_shape
 from .elementwise import clamp, mul, pow, where
 from .index import _mask_array, masked_fill, normalize_key, torch_permutation
 from .shape import broadcast_to
@@ -222,8 +222,10 @@ def bitwise_right_shift_(t, other):
 
 
 def clamp_(t, min=None, max=None):
-    """Clip t to [min, max] in place; returns t."""
-    require_float("clamp_", t)
+    """Clip t to [min, max] in place; returns t. Integer t needs integer bounds."""
+    for bound in (min, max):
+        if bound is not None:
+            _operand("clamp_", t, bound)  # the dtype rule: int_tensor.clamp_(0.5) raises
     return _update("clamp_", t, lambda old: clamp(old, min, max))
 
 
