@@ -12,11 +12,11 @@
 
 import numpy as _np
 
-from . import testing  # noqa: F401
+from . import dtypes, testing  # noqa: F401
 from .autograd import (  # noqa: F401
     Function, enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled,
 )
-from .dtypes import get_default_dtype, set_default_dtype  # noqa: F401
+from .dtypes import can_cast, get_default_dtype, promote_types, set_default_dtype  # noqa: F401
 from .errors import ConversionError, IntegerDivisionByZero, ShapeError  # noqa: F401
 from .backends import backend, get_backend, set_backend  # noqa: F401
 from .creation import (  # noqa: F401
@@ -27,6 +27,13 @@ from .gradcheck import gradcheck  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import abs, max, min, pow, sum  # noqa: F401  (shadow the builtins on purpose, as torch does)
 from .tensor import Tensor  # noqa: F401
+
+
+def result_type(tensor, other):
+    """PyTorch's ``result_type``: the dtype ``tensor op other`` computes in
+    (tensors or Python numbers; see quasar.dtypes.result_type)."""
+    return dtypes.result_type("result_type", tensor, other)
+
 from . import data, nn, optim  # noqa: F401  (after the ops: they build on them)
 from .serialization import load, save  # noqa: F401
 from . import parallel  # noqa: F401  (qs.parallel: thread control, worker_threads, par_*)

@@ -46,6 +46,7 @@ def promote_types(a, b):
     category the wider type (uint8 with int8 -> int16, float32 with float64 -> float64)."""
     if a is b:
         return a
+    a, b = np.dtype(a), np.dtype(b)  # also accepts NumPy scalar types (np.int8)
     ca, cb = CATEGORY[a.kind], CATEGORY[b.kind]
     if ca != cb:
         return a if ca > cb else b
@@ -84,6 +85,12 @@ def result_type(op, *operands):
         if dtype is not None and (result is None or CATEGORY[dtype.kind] > CATEGORY[result.kind]):
             result = dtype
     return result
+
+
+def can_cast(from_, to):
+    """PyTorch's ``can_cast``: False where the cast would go down a category
+    (float to integer or bool, integer to bool), which in-place ops refuse."""
+    return CATEGORY[np.dtype(from_).kind] <= CATEGORY[np.dtype(to).kind]
 
 
 def _integer_bounds(dtype):

@@ -52,7 +52,9 @@ def _to_array(data, dtype=None, copy=True, op="tensor"):
             raise ValueError(f"{op}: data is not a rectangular array of numbers ({exc})") from None
         if arr.dtype == object or arr.dtype == np.uint64:  # Python ints beyond int64
             if all(isinstance(v, int) for v in np.asarray(arr, dtype=object).flat):
-                raise ConversionError(f"{op}: an integer in the data does not fit in int64 (overflow)")
+                if dtype is None or dtype.kind != "f":
+                    raise ConversionError(f"{op}: an integer in the data does not fit in int64 (overflow)")
+                arr = arr.astype(np.float64)  # tensor([2**63], dtype=float64) is fine, as in PyTorch
         if arr.dtype.kind == "f" and dtype is None:
             arr = arr.astype(get_default_dtype())  # Python floats take the default dtype, as in PyTorch
         copy = False

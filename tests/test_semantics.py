@@ -499,3 +499,12 @@ def test_clamp_keeps_integers_and_comparisons_check_ranges():
         t.clamp_(0.5)
     with pytest.raises(OverflowError, match="lt: -1 is out of range for the tensor's dtype uint8"):
         qs.tensor([0], dtype=qs.uint8) < -1
+
+
+def test_promotion_functions():
+    assert qs.result_type(qs.ones(2), qs.tensor(1.0, dtype=qs.float64)) == qs.float32
+    assert qs.result_type(qs.tensor([1]), 2.5) == qs.float32 and qs.result_type(qs.tensor([True]), 1) == qs.int64
+    assert qs.promote_types(np.int8, qs.uint8) == qs.int16 and qs.promote_types(qs.int64, qs.float32) == qs.float32
+    assert not qs.can_cast(qs.float32, qs.int64) and qs.can_cast(qs.int64, qs.float32)
+    assert not qs.can_cast(qs.int8, qs.bool) and qs.can_cast(qs.float64, qs.float32)
+    assert qs.tensor([2**63], dtype=qs.float64).item() == 2.0**63
