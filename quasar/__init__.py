@@ -12,29 +12,47 @@
 
 import numpy as _np
 
-from . import testing  # noqa: F401
-from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from . import dtypes, testing  # noqa: F401
+from .autograd import (  # noqa: F401
+    Function, enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled,
+)
+from .dtypes import can_cast, get_default_dtype, promote_types, set_default_dtype  # noqa: F401
+from .errors import ConversionError, IntegerDivisionByZero, ShapeError  # noqa: F401
 from .backends import backend, get_backend, set_backend  # noqa: F401
 from .creation import (  # noqa: F401
-    arange, empty, eye, from_numpy, full, full_like, linspace, manual_seed, ones, ones_like,
-    rand, randint, randn, tensor, zeros, zeros_like,
+    arange, empty, empty_like, eye, from_numpy, full, full_like, is_tensor, linspace, manual_seed, numel, ones,
+    ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like,
 )
 from .gradcheck import gradcheck  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import abs, max, min, pow, sum  # noqa: F401  (shadow the builtins on purpose, as torch does)
 from .tensor import Tensor  # noqa: F401
+
+
+def result_type(tensor, other):
+    """PyTorch's ``result_type``: the dtype ``tensor op other`` computes in
+    (tensors or Python numbers; see quasar.dtypes.result_type)."""
+    return dtypes.result_type("result_type", tensor, other)
+
 from . import data, nn, optim  # noqa: F401  (after the ops: they build on them)
 from .serialization import load, save  # noqa: F401
 from . import parallel  # noqa: F401  (qs.parallel: thread control, worker_threads, par_*)
 from .parallel import get_num_threads, set_num_threads, show_config  # noqa: F401
 
+# dtypes, with PyTorch's names and aliases (quasar computes in float32/float64:
+# no float16; float16 NumPy arrays become float32)
 float32 = _np.dtype(_np.float32)
 float64 = _np.dtype(_np.float64)
-int32 = _np.dtype(_np.int32)
 int64 = _np.dtype(_np.int64)
+int32 = _np.dtype(_np.int32)
+int16 = _np.dtype(_np.int16)
+int8 = _np.dtype(_np.int8)
+uint8 = _np.dtype(_np.uint8)
 bool = _np.dtype(_np.bool_)  # noqa: A001
 float = float32  # noqa: A001
 double = float64
 long = int64
+int = int32  # noqa: A001
+short = int16
 
 __version__ = "0.1.0"

@@ -37,6 +37,7 @@ import numpy as np
 
 class _GradState(threading.local):
     enabled = True  # each thread starts with grad mode on
+    inference = False  # inside inference_mode()
 
 
 _grad = _GradState()
@@ -51,10 +52,26 @@ def set_grad_enabled(mode):
     _grad.enabled = bool(mode)
 
 
+def is_inference_mode_enabled():
+    """True inside ``inference_mode()`` in this thread."""
+    return _grad.inference
+
+
 class _GradMode:
-    """Context manager and decorator that sets grad mode for the calling thread."""
+    """Context manager and decorator that sets grad mode for the calling thread.
+
+    Works as ``with no_grad():``, ``@no_grad()`` and bare ``@no_grad``.
+    """
 
     mode = True
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if fn is None:
+            return self
+        if not callable(fn):
+            raise TypeError(f"{cls.__name__}: expected a function to decorate, got {type(fn).__name__}")
+        return self(fn)  # bare decorator: @no_grad
 
     def __enter__(self):
         self._saved = is_grad_enabled()
@@ -65,17 +82,20 @@ class _GradMode:
         set_grad_enabled(self._saved)
         return False
 
+    def _fresh(self):
+        return self.__class__()
+
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            with self._fresh():
                 return fn(*args, **kwargs)
 
         return wrapper
 
 
 class no_grad(_GradMode):
-    """``with qs.no_grad():`` (or ``@qs.no_grad()``): record no graph in this thread."""
+    """``with qs.no_grad():`` (or ``@qs.no_grad`` / ``@qs.no_grad()``): record no graph in this thread."""
 
     mode = False
 
@@ -84,6 +104,32 @@ class enable_grad(_GradMode):
     """Turn recording back on inside a ``no_grad`` block."""
 
     mode = True
+
+
+class inference_mode(_GradMode):
+    """PyTorch's ``inference_mode(mode=True)``: like ``no_grad`` (no graph is
+    recorded), as a context manager or decorator (bare or called).
+    ``inference_mode(False)`` changes nothing."""
+
+    def __new__(cls, mode=True):
+        self = object.__new__(cls)
+        self.active = True if callable(mode) else bool(mode)
+        return self(mode) if callable(mode) else self  # bare decorator: @inference_mode
+
+    def __enter__(self):
+        self._saved = is_grad_enabled(), _grad.inference
+        if self.active:
+            set_grad_enabled(False)
+            _grad.inference = True
+        return self
+
+    def __exit__(self, *exc):
+        set_grad_enabled(self._saved[0])
+        _grad.inference = self._saved[1]
+        return False
+
+    def _fresh(self):
+        return inference_mode(self.active)
 
 
 # ---------------------------------------------------------------- Function

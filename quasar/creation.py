@@ -1,22 +1,24 @@
 """Making tensors: from data, and the usual factories.
 
-Floats default to float32 (PyTorch's default); pass ``dtype=quasar.float64``
-for double precision. Random factories draw from one generator seeded by
+Floats default to float32 (PyTorch's default; ``quasar.set_default_dtype``
+changes it); pass ``dtype=quasar.float64`` for double precision. Random factories draw from one generator seeded by
 ``manual_seed``.
 """
 
 import numpy as np
 
+from .dtypes import checked_cast, get_default_dtype, scalar_dtype
 from .tensor import Tensor, _to_array
 
-DEFAULT_FLOAT = np.dtype(np.float32)
 _rng = np.random.default_rng()
 
 
 def tensor(data, dtype=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (a number, nested lists, a NumPy
-    array or a Tensor). A float64 array stays float64; Python floats become
-    float32; ints become int64."""
+    array or a Tensor). A NumPy array keeps its dtype (float16 becomes
+    float32); Python floats take the default dtype (float32); ints become
+    int64. nan, inf or out-of-range values for an integer dtype raise
+    ConversionError."""
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
@@ -33,7 +35,7 @@ def _factory(op, make, shape, dtype, requires_grad):
     for n in shape:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"{op}: sizes must be non-negative ints, got {shape}")
-    dtype = DEFAULT_FLOAT if dtype is None else np.dtype(dtype)
+    dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
     t = Tensor._wrap(_to_array(make(tuple(shape), dtype), dtype, copy=False, op=op))
     return t.requires_grad_(True) if requires_grad else t
 
@@ -47,11 +49,19 @@ def ones(*shape, dtype=None, requires_grad=False):
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False):
+    """A tensor of ``shape`` filled with ``fill_value``. The dtype follows the
+    value as in PyTorch: bool -> bool, int -> int64, float -> the default dtype."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return _factory("full", lambda s, d: np.full(s, fill_value, d), shape, dtype, requires_grad)
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if dtype is None:
+        dtype = scalar_dtype(fill_value)
+    value = checked_cast(np.asarray(fill_value), np.dtype(dtype), "full")
+    return _factory("full", lambda s, d: np.full(s, value, d), shape, dtype, requires_grad)
 
 
 def empty(*shape, dtype=None, requires_grad=False):
+    """An uninitialised tensor of ``shape`` (its values are whatever the memory held)."""
     return _factory("empty", np.empty, shape, dtype, requires_grad)
 
 
@@ -67,6 +77,32 @@ def full_like(t, fill_value, dtype=None, requires_grad=False):
     return full(t.shape, fill_value, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
+def empty_like(t, dtype=None, requires_grad=False):
+    return empty(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def rand_like(t, dtype=None, requires_grad=False):
+    """Uniform samples in [0, 1) of t's shape and (float) dtype."""
+    return rand(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, requires_grad=False):
+    """Standard normal samples of t's shape and (float) dtype."""
+    return randn(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def is_tensor(obj):
+    """True if obj is a quasar Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def numel(t):
+    """The number of elements of tensor t."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"numel: expected a Tensor, got {type(t).__name__}")
+    return t.array.size
+
+
 def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     """Evenly spaced values in [start, end). Integer arguments give int64, as in PyTorch."""
     if end is None:
@@ -75,13 +111,17 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
         raise ValueError("arange: step must be non-zero")
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
-        dtype = np.int64 if ints else DEFAULT_FLOAT
+        dtype = np.int64 if ints else get_default_dtype()
     data = np.arange(start, end, step, dtype=dtype)
     return Tensor(data, requires_grad=requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False):
-    return Tensor(np.linspace(start, end, steps, dtype=dtype or DEFAULT_FLOAT), requires_grad=requires_grad)
+    """``steps`` evenly spaced values from start to end (both included). Computed
+    in float64; an integer dtype truncates toward zero, as PyTorch does."""
+    dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+    values = checked_cast(np.linspace(start, end, steps, dtype=np.float64), dtype, "linspace")
+    return Tensor(values, requires_grad=requires_grad)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False):

@@ -3,7 +3,7 @@
 A Tensor holds
 
 * ``array``: the ``numpy.ndarray`` with the values (float32, float64, int64,
-  int32 or bool). This is the engine's own name for the raw memory; ``data``
+  int32, int16, int8, uint8 or bool; see ``quasar.dtypes``). This is the engine's own name for the raw memory; ``data``
   is PyTorch's: a detached Tensor sharing that memory (see below);
 * ``requires_grad``: whether gradients flow to it;
 * ``grad``: a Tensor of dL/d(self), filled by ``backward()`` (leaves only,
@@ -22,44 +22,58 @@ import numpy as np
 
 from . import autograd
 
-SUPPORTED = {
-    np.dtype(np.float32),
-    np.dtype(np.float64),
-    np.dtype(np.int64),
-    np.dtype(np.int32),
-    np.dtype(np.bool_),
-}
+from .dtypes import FLOAT32, INT64, SUPPORTED, SUPPORTED_NAMES, check_integer_range, checked_cast, get_default_dtype
+from .errors import ConversionError
 
 
 def _to_array(data, dtype=None, copy=True, op="tensor"):
-    """Validate and convert user data to an ndarray of a supported dtype."""
+    """Validate and convert user data to an ndarray of a supported dtype.
+
+    NumPy arrays keep their dtype when quasar holds it (float32, float64,
+    int64, int32, int16, int8, uint8, bool); float16 becomes float32 (quasar
+    computes in float32/float64), other integer types int64. Python floats
+    take the default dtype, Python ints int64. Converting nan, inf or an
+    out-of-range value to an integer type raises ConversionError (a
+    RuntimeError and OverflowError), as PyTorch raises, instead of wrapping.
+    """
     if isinstance(data, Tensor):
         data = data.array
     if dtype is not None:
         dtype = np.dtype(dtype)
         if dtype not in SUPPORTED:
-            raise TypeError(f"{op}: unsupported dtype {dtype}; use float32, float64, int64, int32 or bool")
-    if isinstance(data, np.ndarray):
-        arr = data
-    else:
+            raise TypeError(f"{op}: unsupported dtype {dtype}; use {SUPPORTED_NAMES}")
+    if isinstance(data, np.generic):
+        data = np.asarray(data)  # a NumPy scalar keeps its dtype, like an array
+    from_python = not isinstance(data, np.ndarray)
+    if from_python:
         try:
             arr = np.array(data)
         except ValueError as exc:  # ragged nested lists
             raise ValueError(f"{op}: data is not a rectangular array of numbers ({exc})") from None
+        if arr.dtype == object or arr.dtype == np.uint64:  # Python ints beyond int64
+            if all(isinstance(v, int) for v in np.asarray(arr, dtype=object).flat):
+                if dtype is None or dtype.kind != "f":
+                    raise ConversionError(f"{op}: an integer in the data does not fit in int64 (overflow)")
+                arr = arr.astype(np.float64)  # tensor([2**63], dtype=float64) is fine, as in PyTorch
         if arr.dtype.kind == "f" and dtype is None:
-            arr = arr.astype(np.float32)  # Python floats default to float32, as in PyTorch
+            arr = arr.astype(get_default_dtype())  # Python floats take the default dtype, as in PyTorch
         copy = False
+    else:
+        arr = data
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{op}: expected numeric data, got an array of dtype {arr.dtype}")
     if dtype is None:
-        if arr.dtype not in SUPPORTED:
-            if arr.dtype.kind == "f":
-                raise TypeError(f"{op}: unsupported dtype {arr.dtype}; use float32 or float64")
-            dtype = np.dtype(np.int64)  # int8/uint16/... widen to int64
-        else:
+        if arr.dtype in SUPPORTED:
             dtype = arr.dtype
+        elif arr.dtype.kind == "f":
+            dtype = FLOAT32  # float16: quasar computes in float32/float64
+        else:  # uint16/uint32/uint64: int64, checked
+            dtype = INT64
+            check_integer_range(arr, dtype, op)
     if arr.dtype != dtype:
-        return arr.astype(dtype)
+        if from_python and dtype.kind in "iu" and arr.dtype.kind in "iu":
+            check_integer_range(arr, dtype, op)  # tensor([300], dtype=uint8) raises, as in PyTorch
+        return checked_cast(arr, dtype, op)
     return arr.copy() if copy else arr
 
 
@@ -202,11 +216,25 @@ class Tensor:
             raise TypeError("only one-element integer tensors can be used as an index")
         return int(self.array.reshape(()).item())
 
-    def to(self, dtype):
-        """This tensor in another dtype (itself if it already is); differentiable between floats."""
-        dtype = np.dtype(dtype)
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+        """This tensor in another dtype (itself if nothing changes, unless copy=True);
+        differentiable between floats. PyTorch's forms: ``to(dtype)``,
+        ``to('cpu')``, ``to(other_tensor)``, ``to('cpu', dtype)``,
+        ``to(device=..., dtype=...)``. quasar runs on the CPU only."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.array.dtype
+            elif isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda", "mps", "meta", "xpu"):
+                device = arg
+            elif dtype is None:
+                dtype = arg
+            else:
+                raise TypeError(f"to: unexpected argument {arg!r}")
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"to: quasar runs on the CPU only; device {device!r} is not available")
+        dtype = self.array.dtype if dtype is None else np.dtype(dtype)
         if dtype == self.array.dtype:
-            return self
+            return ops.clone(self) if copy else self
         return ops.cast(self, dtype)
 
     astype = to
@@ -303,16 +331,16 @@ class Tensor:
     # (a op b) is bound straight to the op function at the bottom of this
     # module, saving a Python call on every op; the reflected forms swap.
     def __radd__(self, other):
-        return ops.add(other, self)
+        return _elementwise.add(other, self)
 
     def __rsub__(self, other):
-        return ops.sub(other, self)
+        return _elementwise.sub(other, self)
 
     def __rmul__(self, other):
-        return ops.mul(other, self)
+        return _elementwise.mul(other, self)
 
     def __rtruediv__(self, other):
-        return ops.div(other, self)
+        return _elementwise.div(other, self)
 
     def __rpow__(self, other):
         return ops.pow(other, self)
@@ -325,6 +353,52 @@ class Tensor:
 
     def __setitem__(self, key, value):
         ops.setitem(self, key, value)
+
+    # ------------------------------------------------------------ part A: PyTorch's tensor surface
+    # (more methods are bound from ops at the bottom of this module)
+    @property
+    def device(self):
+        """Always 'cpu': quasar computes on the CPU."""
+        return "cpu"
+
+    def cpu(self):
+        return self
+
+    def type_as(self, other):
+        """This tensor in other's dtype."""
+        return self.to(other.array.dtype)
+
+    def nelement(self):
+        return self.array.size
+
+    def element_size(self):
+        """Bytes per element."""
+        return self.array.itemsize
+
+    def where(self, condition, other):
+        """self where condition is True, else other (PyTorch's method form of ``where``)."""
+        return ops.where(condition, self, other)
+
+    def is_floating_point(self):
+        return self.array.dtype.kind == "f"
+
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        """A new tensor from data, in this tensor's dtype unless dtype is given."""
+        return Tensor(data, dtype=self.array.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        return creation.zeros(*size, dtype=self.array.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        return creation.ones(*size, dtype=self.array.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, requires_grad=False):
+        return creation.empty(*size, dtype=self.array.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad=False):
+        return creation.full(
+            size, fill_value, dtype=self.array.dtype if dtype is None else dtype, requires_grad=requires_grad
+        )
 
 
 autograd.Tensor = Tensor  # Function.apply wraps its outputs in this class
@@ -341,13 +415,13 @@ def is_number(value):
     return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
-from . import ops  # noqa: E402  (ops import Tensor from this module)
+from . import creation, ops  # noqa: E402  (both import Tensor from this module)
+from .ops import arithmetic as _arithmetic, elementwise as _elementwise  # noqa: E402
 
 # Operators and methods are the op functions themselves: ``x * y`` calls
 # ``ops.mul(x, y)`` and ``x.sum(dim=1)`` calls ``ops.sum(x, dim=1)``.
 for _dunder, _op in {
-    "__add__": "add", "__sub__": "sub", "__mul__": "mul", "__truediv__": "div", "__pow__": "pow",
-    "__matmul__": "matmul", "__neg__": "neg", "__abs__": "abs", "__getitem__": "getitem",
+    "__pow__": "pow", "__matmul__": "matmul", "__neg__": "neg", "__abs__": "abs", "__getitem__": "getitem",
     "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge", "__eq__": "eq", "__ne__": "ne",
 }.items():
     setattr(Tensor, _dunder, getattr(ops, _op))
@@ -358,5 +432,36 @@ for _name in (
     "gather index_select take_along_dim masked_fill masked_fill_ repeat tile flip roll tril triu "
     "split chunk narrow logsumexp var std norm prod cumsum argmax argmin erf softmax log_softmax "
     "add_ sub_ mul_ div_ fill_ clamp_ clip_ copy_"
+).split():
+    setattr(Tensor, _name, getattr(ops, _name))
+
+# the operators: the plain (fastest) forms of add, sub, mul and div
+Tensor.__add__, Tensor.__sub__ = _elementwise.add, _elementwise.sub
+Tensor.__mul__, Tensor.__truediv__ = _elementwise.mul, _elementwise.div
+
+# part A: PyTorch's operators, in-place operators and methods beyond the core.
+# ``a += b`` updates a in place (same object, same memory, views see it), as in
+# PyTorch; ``@=`` has no in-place form and rebinds, as in PyTorch.
+for _dunder, _op in {
+    "__floordiv__": "floor_divide", "__mod__": "remainder", "__and__": "bitwise_and",
+    "__or__": "bitwise_or", "__xor__": "bitwise_xor", "__lshift__": "bitwise_left_shift",
+    "__rshift__": "bitwise_right_shift", "__invert__": "bitwise_not",
+    "__iadd__": "add_", "__isub__": "sub_", "__imul__": "mul_", "__itruediv__": "div_",
+    "__ifloordiv__": "floor_divide_", "__imod__": "remainder_", "__ipow__": "pow_",
+    "__iand__": "bitwise_and_", "__ior__": "bitwise_or_", "__ixor__": "bitwise_xor_",
+    "__ilshift__": "bitwise_left_shift_", "__irshift__": "bitwise_right_shift_",
+}.items():
+    setattr(Tensor, _dunder, getattr(ops, _op))
+for _dunder, _op in {
+    "__rfloordiv__": "rfloor_divide", "__rmod__": "rremainder", "__rand__": "rbitwise_and",
+    "__ror__": "rbitwise_or", "__rxor__": "rbitwise_xor", "__rlshift__": "rbitwise_left_shift",
+    "__rrshift__": "rbitwise_right_shift",
+}.items():
+    setattr(Tensor, _dunder, getattr(_arithmetic, _op))
+for _name in (
+    "add sub mul div true_divide floor_divide remainder matmul mm bmm mv dot outer clone contiguous "
+    "bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift "
+    "floor_divide_ remainder_ pow_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ "
+    "bitwise_right_shift_"
 ).split():
     setattr(Tensor, _name, getattr(ops, _name))

@@ -52,6 +52,14 @@ def _as_kernel_dtype(x):
     return x.view(np.uint8) if x.dtype == np.bool_ else x
 
 
+_NARROW_INTS = (np.dtype(np.int8), np.dtype(np.int16))  # not among the kernels' fused types
+
+
+def _widened(x):
+    """int8 and int16 as int32 (a copy: same values, same order), for the kernels that only read."""
+    return x.astype(np.int32) if x.dtype in _NARROW_INTS else x
+
+
 # ---------------------------------------------------------------- scatter-adds
 
 
@@ -72,6 +80,8 @@ def index_add(values, index, size):
 
 
 def masked_fill(x, mask, value):
+    if x.dtype in _NARROW_INTS:  # filled in int32, then narrowed back (every value fits)
+        return masked_fill(x.astype(np.int32), mask, value).astype(x.dtype)
     out = np.empty(x.shape, x.dtype)
     if out.size:
         full_mask = np.broadcast_to(mask, x.shape)
@@ -119,7 +129,7 @@ def _arg_extreme(x, axis, largest):
         rows, shape = _around(x, axis), x.shape[:axis] + x.shape[axis + 1 :]
     out = np.empty((rows.shape[0], rows.shape[2]), np.int64)
     if out.size:
-        _k.arg_extreme(_as_kernel_dtype(rows), out, largest, _threads(x.size))
+        _k.arg_extreme(_as_kernel_dtype(_widened(rows)), out, largest, _threads(x.size))
     return out.reshape(shape)
 
 

@@ -7,12 +7,13 @@ import math
 import numpy as np
 
 from .. import creation
+from ..dtypes import get_default_dtype
 from . import functional as F
 from .module import Module, Parameter
 
 
 def _float_dtype(dtype):
-    dtype = creation.DEFAULT_FLOAT if dtype is None else np.dtype(dtype)
+    dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"layers hold float32 or float64 parameters, got dtype {dtype}")
     return dtype

@@ -6,12 +6,11 @@ import numbers
 import numpy as np
 
 from .. import backends
+from ..dtypes import FLOATS, checked_cast, get_default_dtype, result_type  # noqa: F401  (FLOATS re-exported)
+from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor
 
 backend = backends.current  # ops call backend().kernel(...) at run time
-
-FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 def is_float(dtype):
     return dtype in FLOATS
@@ -28,14 +27,15 @@ def require_float(op, *tensors):
 
 
 def broadcast_shape(op, *shapes):
-    """The broadcast result shape, or a ValueError naming the op and shapes."""
+    """The broadcast result shape, or a ShapeError (a ValueError and RuntimeError)
+    naming the op and shapes."""
     ndim = max(len(s) for s in shapes)
     result = []
     for i in range(-ndim, 0):
         sizes = {s[i] for s in shapes if len(s) >= -i} - {1}
         if len(sizes) > 1:
             pretty = " and ".join(str(tuple(s)) for s in shapes)
-            raise ValueError(f"{op}: shapes {pretty} cannot be broadcast together")
+            raise ShapeError(f"{op}: shapes {pretty} cannot be broadcast together")
         result.append(sizes.pop() if sizes else 1)
     return tuple(result)
 
@@ -93,40 +93,41 @@ def normalize_dims(op, dim, ndim):
 def tensor_pair(op, a, b, broadcast=True):
     """Make a binary op's operands two tensors of one dtype with broadcastable shapes.
 
-    Python numbers take the tensor's float dtype (as in PyTorch, ``x * 2``
-    keeps float32); two float tensors of different precision promote to
-    float64 through a differentiable cast; integer and bool operands are
-    converted to the other operand's float dtype, or to float64 when both are
-    integers (quasar's arithmetic kernels are float-only; ints carry no gradient).
+    The dtype is PyTorch's (``quasar.dtypes.result_type``): Python numbers and
+    0-d tensors don't widen a dimensioned tensor of their category
+    (``float32[3] * 2.0`` and ``float32[3] * float64 0-d`` stay float32), a
+    higher category wins (``int64[3] + 0.5`` -> the default float), and
+    integer operands stay integer. The cast between floats is differentiable.
     """
-    if type(a) is type(b) is Tensor and a.array.dtype is b.array.dtype and a.array.shape == b.array.shape:
-        if a.array.dtype in FLOATS:
-            return a, b  # the common case: nothing to convert or check
-    if not isinstance(a, Tensor):
-        a = _scalar_like(op, a, b)
-    if not isinstance(b, Tensor):
-        b = _scalar_like(op, b, a)
-    da, db = a.array.dtype, b.array.dtype
-    if da != db or da not in FLOATS:
-        if da in FLOATS and db in FLOATS:
-            target = np.dtype(np.float64)  # float32 with float64
-        elif da in FLOATS or db in FLOATS:
-            target = da if da in FLOATS else db  # an int operand takes the float's dtype
-        else:
-            target = np.dtype(np.float64)  # integer-only arithmetic: float64 is exact up to 2**53
-        a, b = a.to(target), b.to(target)
+    if type(a) is type(b) is Tensor and a.array.dtype is b.array.dtype:
+        if broadcast and a.array.shape != b.array.shape:
+            broadcast_shape(op, a.array.shape, b.array.shape)
+        return a, b  # the common case: one dtype, nothing to convert
+    if type(a) is Tensor and type(b) in (float, int) and a.array.dtype in FLOATS:
+        return a, Tensor._wrap(np.asarray(b, a.array.dtype))  # x * 2.0: the next most common
+    if type(b) is Tensor and type(a) in (float, int) and b.array.dtype in FLOATS:
+        return Tensor._wrap(np.asarray(a, b.array.dtype)), b  # 2.0 * x
+    target = result_type(op, a, b)
+    a, b = _operand_as(op, a, target), _operand_as(op, b, target)
     if broadcast:
         broadcast_shape(op, a.array.shape, b.array.shape)
     return a, b
 
 
-def _scalar_like(op, value, other):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        if isinstance(value, np.ndarray):
-            return as_tensor(value)
-        raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}")
-    if other.array.dtype in FLOATS:
-        dtype = other.array.dtype
-    else:  # int tensor with an int stays integer-only (-> float64); with a float, float32 as in PyTorch
-        dtype = np.dtype(np.int64) if isinstance(value, numbers.Integral) else np.dtype(np.float32)
-    return Tensor._wrap(np.asarray(value, dtype=dtype))
+def _operand_as(op, value, dtype):
+    """A tensor operand cast to dtype (differentiably), or a number as a 0-d tensor of dtype."""
+    if isinstance(value, Tensor):
+        return value if value.array.dtype == dtype else value.to(dtype)
+    if isinstance(value, np.ndarray):
+        return as_tensor(value).to(dtype)
+    return Tensor._wrap(checked_cast(np.asarray(value), dtype, op) if dtype.kind in "iub" else np.asarray(value, dtype))
+
+
+def float_operands(op, a, b):
+    """Both operands in the float dtype true division computes in: the promoted
+    dtype if it is a float, else the default float (``int / int`` is float, as in PyTorch)."""
+    a, b = tensor_pair(op, a, b)
+    if a.array.dtype not in FLOATS:
+        target = get_default_dtype()
+        a, b = a.to(target), b.to(target)
+    return a, b

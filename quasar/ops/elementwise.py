@@ -9,8 +9,10 @@ with ``reduce_to_shape``.
 import numpy as np
 
 from ..autograd import Function
+from ..dtypes import get_default_dtype, result_type
+from ..errors import ConversionError, IntegerDivisionByZero
 from ..tensor import Tensor
-from .common import FLOATS, backend, broadcast_shape, reduce_to_shape, require_float, tensor_pair
+from .common import FLOATS, backend, broadcast_shape, float_operands, reduce_to_shape, require_float, tensor_pair
 
 # ---------------------------------------------------------------- binary
 
@@ -135,7 +137,11 @@ def _select_backward(ctx, grad, a, b, wins):
     return ga, gb
 
 
-def _binary(function, op):
+def _binary(function, op, integer_kernel):
+    """The op function of a binary Function: PyTorch's promotion, then the
+    Function on floats, or the backend's ``integer_kernel`` on integer and
+    bool operands (no gradient; ``None``: true division, ints compute in the
+    default float dtype)."""
     record = function.apply
 
     def apply(a, b):
@@ -144,25 +150,43 @@ def _binary(function, op):
         if type(a) is type(b) is Tensor and a.array.dtype is b.array.dtype and a.array.shape == b.array.shape:
             if a.array.dtype in FLOATS:
                 return record(a, b)
-        a, b = tensor_pair(op, a, b)
-        return record(a, b)
+        a, b = tensor_pair(op, a, b) if integer_kernel else float_operands(op, a, b)
+        if a.array.dtype in FLOATS:
+            return record(a, b)
+        return integer_binary(op, integer_kernel, a, b)
 
     apply.__name__ = op
     return apply
 
 
-add = _binary(Add, "add")
-sub = _binary(Sub, "sub")
-mul = _binary(Mul, "mul")
-div = _binary(Div, "div")
-maximum = _binary(Maximum, "maximum")
-minimum = _binary(Minimum, "minimum")
-add.__doc__ = "a + b with broadcasting."
-sub.__doc__ = "a - b with broadcasting."
-mul.__doc__ = "a * b with broadcasting."
-div.__doc__ = "a / b with broadcasting (true division)."
-maximum.__doc__ = "Elementwise max of a and b (broadcasting); ties split the gradient."
-minimum.__doc__ = "Elementwise min of a and b (broadcasting); ties split the gradient."
+def integer_binary(op, kernel, a, b):
+    """``kernel`` on two integer or bool tensors of one dtype (already promoted)."""
+    if a.array.dtype == np.bool_ and op in ("sub", "rsub"):
+        raise TypeError(
+            f"{op}: subtraction of two bool tensors is not supported; use the ^ operator or logical_xor"
+        )
+    if op in _NONZERO_DIVISOR and (b.array == 0).any():
+        raise IntegerDivisionByZero(f"{op}: integer division by zero (shapes {a.shape} and {b.shape})")
+    return Tensor._wrap(getattr(backend(), kernel)(a.array, b.array))
+
+
+_NONZERO_DIVISOR = ("floor_divide", "remainder", "trunc_divide")
+
+
+# add, sub and div with PyTorch's keywords (alpha=, rounding_mode=) live in
+# ops/arithmetic.py; these are the plain forms the operators are bound to.
+add = _add = _binary(Add, "add", "int_add")
+sub = _sub = _binary(Sub, "sub", "int_sub")
+mul = _binary(Mul, "mul", "int_mul")
+div = _div = _binary(Div, "div", None)
+maximum = _binary(Maximum, "maximum", "int_maximum")
+minimum = _binary(Minimum, "minimum", "int_minimum")
+add.__doc__ = "a + b with broadcasting and PyTorch's type promotion (ints stay ints)."
+sub.__doc__ = "a - b with broadcasting and PyTorch's type promotion."
+mul.__doc__ = "a * b with broadcasting and PyTorch's type promotion."
+div.__doc__ = "a / b with broadcasting: true division (int / int gives the default float dtype)."
+maximum.__doc__ = "Elementwise max of a and b (broadcasting); ties split the gradient; ints keep their dtype."
+minimum.__doc__ = "Elementwise min of a and b (broadcasting); ties split the gradient; ints keep their dtype."
 
 
 # ---------------------------------------------------------------- unary
@@ -320,11 +344,18 @@ class PowScalar(Function):
         return backend().pow_scalar_backward(x, grad, ctx.p)
 
 
-def _unary(function, op, doc):
+def _unary(function, op, doc, integer=None):
+    """The op function of a unary Function. Integer and bool inputs: ``integer(x)``
+    when the op keeps integers (neg, abs, relu), else computed in the default
+    float dtype, as PyTorch does for exp, log, sin, ..."""
+
     def apply(x):
         if not isinstance(x, Tensor):
             raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-        require_float(op, x)
+        if x.array.dtype not in FLOATS:
+            if integer is not None:
+                return integer(x)
+            x = x.to(get_default_dtype())
         return function.apply(x)
 
     apply.__name__ = op
@@ -332,26 +363,43 @@ def _unary(function, op, doc):
     return apply
 
 
-neg = _unary(Neg, "neg", "-x.")
+def _integer_neg(x):
+    if x.array.dtype == np.bool_:
+        raise TypeError(
+            "neg: negation, the `-` operator, on a bool tensor is not supported; "
+            "to invert a mask use the `~` operator or logical_not()"
+        )
+    return Tensor._wrap(backend().int_neg(x.array))
+
+
+neg = _unary(Neg, "neg", "-x.", _integer_neg)
 exp = _unary(Exp, "exp", "e ** x.")
 log = _unary(Log, "log", "Natural logarithm (nan below 0, -inf at 0).")
 sqrt = _unary(Sqrt, "sqrt", "Square root (nan below 0).")
-abs = _unary(Abs, "abs", "|x|; its gradient at 0 is 0.")
+abs = _unary(Abs, "abs", "|x|; its gradient at 0 is 0.", lambda x: Tensor._wrap(backend().int_abs(x.array)))
 tanh = _unary(Tanh, "tanh", "Hyperbolic tangent.")
 sigmoid = _unary(Sigmoid, "sigmoid", "1 / (1 + e ** -x), stable for large |x|.")
-relu = _unary(Relu, "relu", "max(x, 0); its gradient at 0 is 0.")
+relu = _unary(Relu, "relu", "max(x, 0); its gradient at 0 is 0.", lambda x: maximum(x, 0))
 sin = _unary(Sin, "sin", "Sine.")
 cos = _unary(Cos, "cos", "Cosine.")
 
 
 def clamp(x, min=None, max=None):
-    """Clip x to [min, max] (either bound may be None). Gradient 1 inside, 0 outside."""
-    require_float("clamp", x)
+    """Clip x to [min, max] (either bound may be None). Gradient 1 inside, 0 outside.
+    Integer tensors with integer bounds stay integer (PyTorch's promotion)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"clamp: expected a Tensor, got {type(x).__name__}")
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     for bound in (min, max):
         if bound is not None and not isinstance(bound, (int, float)):
             raise TypeError(f"clamp: bounds must be Python numbers, got {type(bound).__name__}")
+    if x.array.dtype not in FLOATS:
+        dtype = result_type("clamp", x, *[b for b in (min, max) if b is not None])
+        if dtype not in FLOATS:
+            out = x if min is None else maximum(x, min)
+            return out if max is None else minimum(out, max)
+        x = x.to(dtype)
     return Clamp.apply(x, lo=min, hi=max)
 
 
@@ -359,12 +407,19 @@ clip = clamp
 
 
 def pow(a, b):
-    """a ** b: tensor ** number, number ** tensor or tensor ** tensor (broadcasting)."""
+    """a ** b: tensor ** number, number ** tensor or tensor ** tensor (broadcasting).
+    Integer ** non-negative integer stays integer (wrapping on overflow)."""
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
-        require_float("pow", a)
-        return PowScalar.apply(a, p=float(b))
+        if a.array.dtype in FLOATS:
+            return PowScalar.apply(a, p=float(b))
+        if isinstance(b, float):
+            return PowScalar.apply(a.to(get_default_dtype()), p=b)
     a, b = tensor_pair("pow", a, b)
-    return Pow.apply(a, b)
+    if a.array.dtype in FLOATS:
+        return Pow.apply(a, b)
+    if (b.array < 0).any():
+        raise ValueError("pow: integers to negative integer powers are not allowed")
+    return Tensor._wrap(backend().int_pow(a.array, b.array))
 
 
 # ---------------------------------------------------------------- comparisons (no gradient)
@@ -383,23 +438,20 @@ def _comparison(op):
 
 
 def _comparable(op, a, b):
-    """Bring both operands to one dtype without building a graph."""
-    arrays = []
-    for value in (a, b):
-        if isinstance(value, Tensor):
-            arrays.append(value.array)
-        elif isinstance(value, (int, float, bool, np.ndarray, np.generic)):
-            arrays.append(np.asarray(value))
-        else:
-            raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}")
-    x, y = arrays
-    if isinstance(a, Tensor) and not isinstance(b, Tensor) and y.ndim == 0:
-        common = x.dtype if x.dtype in FLOATS or y.dtype.kind in "iub" else np.result_type(x, y)
-    elif isinstance(b, Tensor) and not isinstance(a, Tensor) and x.ndim == 0:
-        common = y.dtype if y.dtype in FLOATS or x.dtype.kind in "iub" else np.result_type(x, y)
-    else:
-        common = np.result_type(x, y)
-    return Tensor._wrap(x.astype(common, copy=False)), Tensor._wrap(y.astype(common, copy=False))
+    """Bring both operands to their promoted dtype without building a graph."""
+    if isinstance(a, np.ndarray):
+        a = Tensor._wrap(a)
+    if isinstance(b, np.ndarray):
+        b = Tensor._wrap(b)
+    common = result_type(op, a, b)
+    try:
+        return [
+            Tensor._wrap(v.array.astype(common, copy=False) if isinstance(v, Tensor) else np.asarray(v, common))
+            for v in (a, b)
+        ]
+    except OverflowError:  # NumPy refuses a Python int outside the tensor's integer range
+        number = a if not isinstance(a, Tensor) else b
+        raise ConversionError(f"{op}: {number} is out of range for the tensor's dtype {common}") from None
 
 
 lt = _comparison("lt")
@@ -428,10 +480,13 @@ class Where(Function):
 
 
 def where(cond, a, b):
-    """a where cond is True, else b (all three broadcast); differentiable in a and b."""
+    """a where cond is True, else b (all three broadcast; a and b may be Python
+    numbers); differentiable in a and b."""
     cond = cond.array if isinstance(cond, Tensor) else np.asarray(cond)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
     a, b = tensor_pair("where", a, b)
     broadcast_shape("where", cond.shape, a.array.shape, b.array.shape)
+    if a.array.dtype not in FLOATS:
+        return Tensor._wrap(backend().int_where(cond, a.array, b.array))
     return Where.apply(a, b, cond=cond)

@@ -21,6 +21,7 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
+from ..errors import ShapeError
 from ..tensor import Tensor
 from .common import FLOATS, backend, broadcast_shape, normalize_dim, require_float
 from .elementwise import where
@@ -201,6 +202,28 @@ def _single_array(key):
     return arrays[0], key[arrays[0]]
 
 
+def torch_permutation(key, ndim):
+    """The permutation from NumPy's result layout of ``x[key]`` to PyTorch's, or None.
+
+    NumPy counts an int in a key with index arrays as one more advanced index;
+    PyTorch applies it first as a basic index. They disagree when ints are all
+    that separate the arrays (``x[1, :, idx]``): NumPy then puts the broadcast
+    index dims first, PyTorch where the arrays stand (``(B, len(idx))``).
+    """
+    arrays = [i for i, e in enumerate(key) if isinstance(e, (np.ndarray, bool))]
+    ints = [i for i, e in enumerate(key) if isinstance(e, int) and not isinstance(e, bool)]
+    if not arrays or not ints:
+        return None
+    advanced = sorted(arrays + ints)
+    if advanced[-1] - advanced[0] + 1 == len(advanced):
+        return None  # NumPy sees them adjacent: the dims stay in place, as in PyTorch
+    if any(i not in ints for i in range(arrays[0], arrays[-1] + 1) if i not in arrays):
+        return None  # a slice or None between the arrays: both put the index dims first
+    k = len(np.broadcast_shapes(*[np.shape(key[i]) for i in arrays]))
+    p = sum(1 for e in key[: arrays[0]] if isinstance(e, slice) or e is None)
+    return tuple(range(k, k + p)) + tuple(range(k)) + tuple(range(k + p, ndim))
+
+
 # ---------------------------------------------------------------- t[key]
 
 
@@ -276,7 +299,9 @@ def getitem(x, key):
     if picked is not None:
         dim, index = picked
         return IndexSelect.apply(x, dim=dim, index=index)
-    return AdvancedIndex.apply(x, key=key)
+    out = AdvancedIndex.apply(x, key=key)
+    order = torch_permutation(key, out.ndim)
+    return out if order is None else out.permute(order)
 
 
 # ---------------------------------------------------------------- picking along one dim
@@ -410,16 +435,21 @@ def _mask_array(op, mask, shape):
     if mask.dtype != np.bool_:
         raise TypeError(f"{op}: mask must be a bool tensor, got dtype {mask.dtype}")
     if broadcast_shape(op, mask.shape, shape) != tuple(shape):
-        raise ValueError(f"{op}: mask of shape {mask.shape} cannot be broadcast to the input's shape {tuple(shape)}")
+        raise ShapeError(f"{op}: mask of shape {mask.shape} cannot be broadcast to the input's shape {tuple(shape)}")
     return mask
 
 
 def masked_fill(x, mask, value):
     """A copy of x with ``value`` where ``mask`` is True.
 
-    mask: bool, broadcastable to x's shape; value: a number, or a 0-d tensor
-    (differentiable if it requires grad). Works on every dtype.
+    mask: bool; mask and x broadcast together, as in PyTorch (the result has
+    the broadcast shape); value: a number, or a 0-d tensor (differentiable if
+    it requires grad). Works on every dtype.
     """
+    mask_shape = mask.shape if isinstance(mask, (Tensor, np.ndarray)) else np.shape(mask)
+    shape = broadcast_shape("masked_fill", x.shape, mask_shape)
+    if shape != x.shape:
+        x = x.expand(*shape)
     mask = _mask_array("masked_fill", mask, x.shape)
     if isinstance(value, Tensor):
         if value.ndim != 0:

@@ -1,5 +1,14 @@
-"""In-place ops: add_, sub_, mul_, div_, zero_, fill_, clamp_, copy_,
-masked_fill_ and ``t[key] = value`` (setitem), with PyTorch's safety net.
+"""In-place ops: add_, sub_, mul_, div_, floor_divide_, remainder_, pow_,
+the bitwise ``*_`` ops, zero_, fill_, clamp_, copy_, masked_fill_ and
+``t[key] = value`` (setitem), with PyTorch's safety net. The in-place
+operators ``+= -= *= /= //= %= **= &= |= ^= <<= >>=`` are these ops.
+
+The dtype rule
+--------------
+The tensor keeps its dtype. A result of a higher category (bool < integer <
+float) can't be stored: ``int_tensor += 0.5`` and ``int_tensor /= 2`` raise
+PyTorch's "result type Float can't be cast to the desired output type Long";
+within a category the result is cast (``float32 += float64`` stays float32).
 
 The safety net
 --------------
@@ -40,10 +49,14 @@ import numbers
 import numpy as np
 
 from ..autograd import Function, is_grad_enabled
-from ..tensor import Tensor
-from .common import FLOATS, broadcast_shape, reduce_to_shape, require_float
-from .elementwise import add, clamp, div, mul, sub, where
-from .index import _mask_array, masked_fill, normalize_key
+from ..dtypes import CATEGORY, checked_cast, get_default_dtype, result_type
+from ..errors import CastError, ShapeError
+from ..tensor import Tensor, as_tensor
+from . import arithmetic
+from .common import FLOATS, broadcast_shape, reduce_to_shape
+from .elementwise import clamp, mul, pow, where
+from .index import _mask_array, masked_fill, normalize_key, torch_permutation
+from .shape import broadcast_to
 
 TRUE = np.asarray(True)  # a condition that selects the new values everywhere
 
@@ -52,7 +65,8 @@ def check_inplace(op, t):
     """In-place changes to a leaf that requires grad would corrupt its gradient."""
     if t.requires_grad and t.grad_fn is None and is_grad_enabled():
         raise RuntimeError(
-            f"{op}: a leaf tensor that requires grad (shape {t.shape}) can't be changed in place; "
+            f"{op}: a leaf Variable that requires grad is being used in an in-place operation: "
+            f"a leaf tensor that requires grad (shape {t.shape}) can't be changed in place; "
             "wrap the update in `with quasar.no_grad():`"
         )
 
@@ -107,49 +121,51 @@ def _update(op, t, compute, operands=(), write=None):
     return t
 
 
-def _operand(op, t, other):
-    """Check that ``t op= other`` keeps t's shape and dtype; return other as a
-    tensor (or number) the out-of-place op accepts."""
+# PyTorch's names of the dtypes, for its error messages
+TORCH_NAMES = {
+    "float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "int16": "Short",
+    "int8": "Char", "uint8": "Byte", "bool": "Bool",
+}
+
+
+def _operand(op, t, other, true_division=False):
+    """Check that ``t op= other`` keeps t's shape and that its result dtype can be
+    stored in t's (PyTorch: a result of a higher category can't: int += 0.5,
+    bool *= 2, int /= 2); return other as the out-of-place op accepts it."""
     if isinstance(other, np.ndarray):
         other = Tensor._wrap(other)
     if isinstance(other, Tensor):
         if broadcast_shape(op, t.shape, other.shape) != t.shape:
-            raise RuntimeError(
+            raise ShapeError(
                 f"{op}: the result would have shape {broadcast_shape(op, t.shape, other.shape)}, "
                 f"but the tensor changed in place has shape {t.shape}"
             )
-        kind = other.dtype.kind
-    elif isinstance(other, numbers.Number) and not isinstance(other, complex):
-        kind = "f" if isinstance(other, float) else "i"
-    else:
+    elif not isinstance(other, numbers.Number) or isinstance(other, complex):
         raise TypeError(f"{op}: unsupported operand of type {type(other).__name__}")
-    if t.dtype not in FLOATS and (t.dtype == np.bool_ or kind == "f" or op == "div_"):
-        raise TypeError(
-            f"{op}: the result is float but the tensor changed in place has dtype {t.dtype}; "
-            "convert it with .float() first"
+    result = result_type(op, t, other)
+    if true_division and result not in FLOATS:
+        result = get_default_dtype()
+    if CATEGORY[result.kind] > CATEGORY[t.dtype.kind]:
+        raise CastError(
+            f"{op}: result type {TORCH_NAMES[result.name]} can't be cast to the desired output type "
+            f"{TORCH_NAMES[t.dtype.name]} (the tensor changed in place has dtype {t.dtype}, the result {result})"
         )
     return other
 
 
-def _arithmetic(op, t, other, combine):
-    other = _operand(op, t, other)
-
-    def compute(old):
-        if old.dtype not in FLOATS:  # integer tensors compute in float64: exact up to 2**53
-            old = old.to(np.float64)
-        return combine(old, other)
-
-    return _update(op, t, compute, (other,))
+def _arithmetic(op, t, other, combine, true_division=False):
+    other = _operand(op, t, other, true_division)
+    return _update(op, t, lambda old: combine(old, other), (other,))
 
 
 def add_(t, other, alpha=1):
     """t += alpha * other (other broadcasts to t's shape); returns t."""
-    return _arithmetic("add_", t, other, lambda old, o: add(old, o if alpha == 1 else mul(o, alpha)))
+    return _arithmetic("add_", t, other, lambda old, o: arithmetic.add(old, o, alpha=alpha))
 
 
 def sub_(t, other, alpha=1):
     """t -= alpha * other; returns t."""
-    return _arithmetic("sub_", t, other, lambda old, o: sub(old, o if alpha == 1 else mul(o, alpha)))
+    return _arithmetic("sub_", t, other, lambda old, o: arithmetic.sub(old, o, alpha=alpha))
 
 
 def mul_(t, other):
@@ -157,14 +173,59 @@ def mul_(t, other):
     return _arithmetic("mul_", t, other, mul)
 
 
-def div_(t, other):
-    """t /= other (float tensors only); returns t."""
-    return _arithmetic("div_", t, other, div)
+def div_(t, other, *, rounding_mode=None):
+    """t /= other; returns t. Without rounding_mode the result is float, so an
+    integer t raises (as in PyTorch)."""
+    return _arithmetic(
+        "div_", t, other, lambda old, o: arithmetic.div(old, o, rounding_mode=rounding_mode),
+        true_division=rounding_mode is None,
+    )
+
+
+# part A: the remaining in-place forms of the arithmetic and bitwise operators,
+# behind ``//= %= **= &= |= ^= <<= >>=`` (and ``+= -= *= /=`` are add_, ...)
+
+
+def floor_divide_(t, other):
+    """t //= other; returns t."""
+    return _arithmetic("floor_divide_", t, other, arithmetic.floor_divide)
+
+
+def remainder_(t, other):
+    """t %= other (the sign of other); returns t."""
+    return _arithmetic("remainder_", t, other, arithmetic.remainder)
+
+
+def pow_(t, exponent):
+    """t **= exponent; returns t."""
+    return _arithmetic("pow_", t, exponent, pow)
+
+
+def bitwise_and_(t, other):
+    return _arithmetic("bitwise_and_", t, other, arithmetic.bitwise_and)
+
+
+def bitwise_or_(t, other):
+    return _arithmetic("bitwise_or_", t, other, arithmetic.bitwise_or)
+
+
+def bitwise_xor_(t, other):
+    return _arithmetic("bitwise_xor_", t, other, arithmetic.bitwise_xor)
+
+
+def bitwise_left_shift_(t, other):
+    return _arithmetic("bitwise_left_shift_", t, other, arithmetic.bitwise_left_shift)
+
+
+def bitwise_right_shift_(t, other):
+    return _arithmetic("bitwise_right_shift_", t, other, arithmetic.bitwise_right_shift)
 
 
 def clamp_(t, min=None, max=None):
-    """Clip t to [min, max] in place; returns t."""
-    require_float("clamp_", t)
+    """Clip t to [min, max] in place; returns t. Integer t needs integer bounds."""
+    for bound in (min, max):
+        if bound is not None:
+            _operand("clamp_", t, bound)  # the dtype rule: int_tensor.clamp_(0.5) raises
     return _update("clamp_", t, lambda old: clamp(old, min, max))
 
 
@@ -179,6 +240,8 @@ def _fill_value(op, t, value):
             value = value.item()
     elif not isinstance(value, numbers.Number):
         raise TypeError(f"{op}: value must be a number or a 0-d tensor, got {type(value).__name__}")
+    if t.dtype not in FLOATS and not isinstance(value, Tensor):
+        checked_cast(np.asarray(value), t.dtype, op)  # nan, inf or out of range raise, as in PyTorch
     return value
 
 
@@ -256,6 +319,12 @@ def setitem(t, key, value):
     """
     key, _ = normalize_key("setitem", t.shape, key)
     selected_shape = np.broadcast_to(np.empty((), np.int8), t.shape)[key].shape
+    order = torch_permutation(key, len(selected_shape))
+    if order is not None:  # the value comes in PyTorch's layout of t[key]: bring it to NumPy's
+        torch_shape = tuple(selected_shape[i] for i in order)
+        value = value if isinstance(value, (Tensor, np.ndarray)) else np.asarray(value)
+        value = as_tensor(value) if isinstance(value, np.ndarray) else value
+        value = broadcast_to(value, torch_shape).permute(tuple(np.argsort(order)))
     if isinstance(value, np.ndarray):
         value = Tensor._wrap(value)
     if isinstance(value, Tensor):

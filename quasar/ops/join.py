@@ -12,14 +12,17 @@ appears several times and its gradient is the ``sum`` of the copies', and
 memory and the version counter with their input, as in PyTorch.
 """
 
+import functools
 import math
 import numbers
 
 import numpy as np
 
 from ..autograd import Function
+from ..dtypes import promote_types
+from ..errors import ShapeError
 from ..tensor import Tensor
-from .common import FLOATS, backend, normalize_dim, normalize_dims
+from .common import backend, normalize_dim, normalize_dims
 from .index import MaskedFill, getitem
 from .shape import reshape, unsqueeze
 
@@ -54,19 +57,16 @@ class Cat(Function):
 
 
 def _common_dtype(tensors):
-    """The dtype the joined tensors share: the widest float present, else NumPy's promotion."""
-    dtypes = {t.dtype for t in tensors}
-    floats = dtypes & set(FLOATS)
-    if floats:
-        return np.dtype(np.float64) if np.dtype(np.float64) in floats else np.dtype(np.float32)
-    return np.result_type(*dtypes)
+    """The dtype the joined tensors share: PyTorch's promotion (the widest float
+    present, else the widest integer, else bool)."""
+    return functools.reduce(promote_types, [t.dtype for t in tensors])
 
 
 def _tensor_list(op, tensors):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
     if len(tensors) == 0:
-        raise ValueError(f"{op}: expected a non-empty list of tensors")
+        raise ShapeError(f"{op}: expected a non-empty list of tensors")
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: element {i} is a {type(t).__name__}, not a Tensor")
@@ -86,17 +86,17 @@ def cat(tensors, dim=0):
         tensors = shaped
     first = tensors[0]
     if first.ndim == 0:
-        raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
     d = normalize_dim("cat", dim, first.ndim)
     for i, t in enumerate(tensors[1:], 1):
         if t.ndim != first.ndim:
-            raise ValueError(
+            raise ShapeError(
                 f"cat: tensor {i} has {t.ndim} dims (shape {t.shape}) but tensor 0 has {first.ndim} "
                 f"(shape {first.shape}); all tensors need the same number of dims"
             )
         for axis in range(first.ndim):
             if axis != d and t.shape[axis] != first.shape[axis]:
-                raise ValueError(
+                raise ShapeError(
                     f"cat: sizes must match except in dim {d}: tensor {i} has size {t.shape[axis]} "
                     f"in dim {axis} (shape {t.shape}) but tensor 0 has size {first.shape[axis]} (shape {first.shape})"
                 )
@@ -113,7 +113,7 @@ def stack(tensors, dim=0):
     first = tensors[0]
     for i, t in enumerate(tensors[1:], 1):
         if t.shape != first.shape:
-            raise ValueError(f"stack: tensor {i} has shape {t.shape} but tensor 0 has shape {first.shape}; "
+            raise ShapeError(f"stack: tensor {i} has shape {t.shape} but tensor 0 has shape {first.shape}; "
                              "stack needs tensors of equal shape")
     d = normalize_dim("stack", dim, first.ndim + 1)
     return cat([unsqueeze(t, d) for t in tensors], d)
@@ -131,7 +131,7 @@ def narrow(x, dim, start, length):
         raise IndexError(f"narrow: start {start} is out of range for dim {d} with size {size}")
     start %= size if size else 1
     if length < 0 or start + length > size:
-        raise ValueError(f"narrow: start {start} + length {length} exceeds dim {d} of size {size}")
+        raise ShapeError(f"narrow: start {start} + length {length} exceeds dim {d} of size {size}")
     return getitem(x, (slice(None),) * d + (slice(start, start + length),))
 
 
@@ -142,20 +142,20 @@ def split(x, split_size_or_sections, dim=0):
     the size of each piece and must add up to the dim's size.
     """
     if x.ndim == 0:
-        raise ValueError("split: a 0-d tensor cannot be split")
+        raise ShapeError("split: a 0-d tensor cannot be split")
     d = normalize_dim("split", dim, x.ndim)
     size = x.shape[d]
     if isinstance(split_size_or_sections, (list, tuple)):
         sizes = [_check_int("split", "split sizes", s) for s in split_size_or_sections]
         if any(s < 0 for s in sizes) or sum(sizes) != size:
-            raise ValueError(
+            raise ShapeError(
                 f"split: split sizes {sizes} add up to {sum(sizes)}, but dim {d} has size {size} "
                 f"(shape {x.shape}); the sizes must be non-negative and add up to {size}"
             )
     else:
         step = _check_int("split", "split_size", split_size_or_sections)
         if step <= 0 and not (step == 0 and size == 0):
-            raise ValueError(f"split: split_size must be positive, got {step} (dim {d} has size {size})")
+            raise ShapeError(f"split: split_size must be positive, got {step} (dim {d} has size {size})")
         sizes = [min(step, size - start) for start in range(0, size, step)] if size else [0]
     starts = np.cumsum([0] + sizes[:-1])
     return tuple(narrow(x, d, int(s), n) for s, n in zip(starts, sizes))
@@ -166,9 +166,9 @@ def chunk(x, chunks, dim=0):
     be smaller, and there may be fewer pieces, as in PyTorch)."""
     chunks = _check_int("chunk", "chunks", chunks)
     if chunks <= 0:
-        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        raise ShapeError(f"chunk: chunks must be positive, got {chunks}")
     if x.ndim == 0:
-        raise ValueError("chunk: a 0-d tensor cannot be chunked")
+        raise ShapeError("chunk: a 0-d tensor cannot be chunked")
     size = x.shape[normalize_dim("chunk", dim, x.ndim)]
     return split(x, math.ceil(size / chunks), dim)
 
@@ -196,7 +196,7 @@ class Tile(Function):
 
 def _tile(op, x, reps):
     if any(r < 0 for r in reps):
-        raise ValueError(f"{op}: repeats must be non-negative, got {reps}")
+        raise ShapeError(f"{op}: repeats must be non-negative, got {reps}")
     lead = len(reps) - x.ndim
     if lead:
         x = reshape(x, (1,) * lead + x.shape)  # missing leading dims have size 1
@@ -211,7 +211,7 @@ def repeat(x, *sizes):
     """
     sizes = _int_tuple("repeat", "sizes", sizes)
     if len(sizes) < x.ndim:
-        raise ValueError(f"repeat: got {len(sizes)} sizes {sizes} for a tensor of {x.ndim} dims (shape {x.shape}); "
+        raise ShapeError(f"repeat: got {len(sizes)} sizes {sizes} for a tensor of {x.ndim} dims (shape {x.shape}); "
                          "give at least one size per dim")
     return _tile("repeat", x, sizes)
 
@@ -265,11 +265,11 @@ def roll(x, shifts, dims=None):
     shifts = _int_tuple("roll", "shifts", (shifts,) if isinstance(shifts, numbers.Integral) else (tuple(shifts),))
     if dims is None:
         if len(shifts) != 1:
-            raise ValueError(f"roll: {len(shifts)} shifts {shifts} need as many dims, got dims=None")
+            raise ShapeError(f"roll: {len(shifts)} shifts {shifts} need as many dims, got dims=None")
         return Roll.apply(x, shifts=shifts, axes=None)
     dims = _int_tuple("roll", "dims", (dims,) if isinstance(dims, numbers.Integral) else (tuple(dims),))
     if len(dims) != len(shifts):
-        raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+        raise ShapeError(f"roll: shifts {shifts} and dims {dims} must have the same length")
     axes = tuple(normalize_dim("roll", d, x.ndim) for d in dims)
     return Roll.apply(x, shifts=shifts, axes=axes)
 
@@ -315,17 +315,17 @@ def pad(x, pad, mode="constant", value=0.0):
     -- pairs from the last dim backwards; negative widths crop. value: the fill.
     """
     if mode != "constant":
-        raise ValueError(f"pad: mode {mode!r} is not supported; only 'constant'")
+        raise ShapeError(f"pad: mode {mode!r} is not supported; only 'constant'")
     widths = _int_tuple("pad", "pad", (tuple(pad),))
     if len(widths) % 2 or len(widths) // 2 > x.ndim:
-        raise ValueError(f"pad: pad {widths} must hold one (before, after) pair per padded dim, "
+        raise ShapeError(f"pad: pad {widths} must hold one (before, after) pair per padded dim, "
                          f"at most {x.ndim} pairs for shape {x.shape}")
     pairs = [(0, 0)] * (x.ndim - len(widths) // 2) + [
         (widths[i], widths[i + 1]) for i in range(len(widths) - 2, -1, -2)
     ]
     for d, (n, (before, after)) in enumerate(zip(x.shape, pairs)):
         if n + before + after < 0:
-            raise ValueError(f"pad: widths ({before}, {after}) would give dim {d} of size {n} a negative size")
+            raise ShapeError(f"pad: widths ({before}, {after}) would give dim {d} of size {n} a negative size")
     if not isinstance(value, numbers.Number):
         raise TypeError(f"pad: value must be a number, got {type(value).__name__}")
     return Pad.apply(x, widths=tuple(pairs), value=value)
@@ -336,7 +336,7 @@ def pad(x, pad, mode="constant", value=0.0):
 
 def _triangle(op, x, diagonal, upper):
     if x.ndim < 2:
-        raise ValueError(f"{op}: input must have at least 2 dims, got shape {x.shape}")
+        raise ShapeError(f"{op}: input must have at least 2 dims, got shape {x.shape}")
     diagonal = _check_int(op, "diagonal", diagonal)
     rows, cols = x.shape[-2:]
     # np.tri(k) is True where col <= row + k: what tril keeps and triu drops

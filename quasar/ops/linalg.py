@@ -10,8 +10,10 @@ compiled backend).
 import numpy as np
 
 from ..autograd import Function
+from ..errors import ShapeError
 from ..tensor import Tensor
 from .common import backend, broadcast_shape, reduce_to_shape, require_float, tensor_pair
+from .elementwise import mul
 
 
 class MatMul(Function):
@@ -54,11 +56,11 @@ def matmul(a, b):
     require_float("matmul", a, b)
     sa, sb = a.array.shape, b.array.shape
     if not sa or not sb:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {sa} and {sb}")
+        raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {sa} and {sb}")
     inner_a = sa[-1]
     inner_b = sb[0] if len(sb) == 1 else sb[-2]
     if inner_a != inner_b:
-        raise ValueError(
+        raise ShapeError(
             f"matmul: shapes {sa} and {sb} are not aligned: {inner_a} (dim -1 of the first) "
             f"!= {inner_b} (dim {0 if len(sb) == 1 else -2} of the second)"
         )
@@ -106,13 +108,62 @@ def linear(x, weight, bias=None):
             raise TypeError(f"linear: expected Tensors, got {type(t).__name__}")
     require_float("linear", *tensors)
     if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(
+        raise ShapeError(
             f"linear: input of shape {x.shape} does not fit a weight of shape {weight.shape}; "
             f"the input's last dim must be in_features = {weight.shape[1] if weight.ndim == 2 else '?'}"
         )
     if bias is not None and bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear: bias of shape {bias.shape} does not fit a weight of shape {weight.shape}")
+        raise ShapeError(f"linear: bias of shape {bias.shape} does not fit a weight of shape {weight.shape}")
     dtypes = {t.dtype for t in tensors}
     if len(dtypes) > 1:  # promote like any binary op (float32 with float64 -> float64)
         tensors = tuple(t.to(np.float64) for t in tensors)
     return Linear.apply(*tensors)
+
+
+# ---------------------------------------------------------------- part A: PyTorch's fixed-rank products
+# Each checks the ranks PyTorch requires, then is a matmul (or, for outer, a
+# broadcast product), so the gradients are those ops'.
+
+
+def _require_ranks(op, a, b, rank_a, rank_b):
+    for t in (a, b):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: expected Tensors, got {type(t).__name__}")
+    if a.ndim != rank_a or b.ndim != rank_b:
+        raise ShapeError(
+            f"{op}: expected {rank_a}-D and {rank_b}-D tensors, got shapes {a.shape} and {b.shape}"
+        )
+
+
+def mm(input, mat2):
+    """(n, k) @ (k, m) -> (n, m); both operands must be 2-D."""
+    _require_ranks("mm", input, mat2, 2, 2)
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    """(b, n, k) @ (b, k, m) -> (b, n, m); same batch size, no broadcasting."""
+    _require_ranks("bmm", input, mat2, 3, 3)
+    if input.shape[0] != mat2.shape[0]:
+        raise ShapeError(f"bmm: batch sizes differ: shapes {input.shape} and {mat2.shape}")
+    return matmul(input, mat2)
+
+
+def mv(input, vec):
+    """(n, m) @ (m,) -> (n,)."""
+    _require_ranks("mv", input, vec, 2, 1)
+    return matmul(input, vec)
+
+
+def dot(input, other):
+    """The inner product of two 1-D tensors of one length (a 0-d tensor)."""
+    _require_ranks("dot", input, other, 1, 1)
+    if input.shape != other.shape:
+        raise ShapeError(f"dot: the vectors have different lengths: shapes {input.shape} and {other.shape}")
+    return matmul(input, other)
+
+
+def outer(input, vec2):
+    """(n,) x (m,) -> (n, m): input[i] * vec2[j]."""
+    _require_ranks("outer", input, vec2, 1, 1)
+    return mul(input.reshape(-1, 1), vec2.reshape(1, -1))

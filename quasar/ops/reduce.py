@@ -12,7 +12,8 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import backend, keepdim_shape, normalize_dims, require_float
+from ..dtypes import SUPPORTED, SUPPORTED_NAMES
+from .common import FLOATS, backend, keepdim_shape, normalize_dims, require_float
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -25,6 +26,8 @@ def _reduction_args(op, x, dim, keepdim, axis, keepdims):
         if dim is not None:
             raise TypeError(f"{op}: pass dim or axis, not both")
         dim = axis
+    if isinstance(dim, (tuple, list)) and len(dim) == 0:
+        dim = None  # PyTorch: an empty dim list reduces everything
     keepdim = bool(keepdim or keepdims)
     return normalize_dims(op, dim, x.array.ndim), keepdim
 
@@ -45,11 +48,18 @@ class Sum(Function):
         return np.broadcast_to(grad, ctx.shape)
 
 
-def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
-    """Sum over ``dim`` (int, tuple or None = all). Output shape drops those dims
-    unless keepdim."""
+def sum(x, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
+    """Sum over ``dim`` (int, tuple or None = all; ``()`` = all, as in PyTorch).
+    Output shape drops those dims unless keepdim. Integer and bool tensors sum
+    in int64; ``dtype=`` casts the input first."""
     axes, keepdim = _reduction_args("sum", x, dim, keepdim, axis, keepdims)
-    require_float("sum", x)
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype not in SUPPORTED:
+            raise TypeError(f"sum: unsupported dtype {dtype}; use {SUPPORTED_NAMES}")
+        x = x.to(dtype)
+    if x.array.dtype not in FLOATS:
+        return Tensor._wrap(backend().int_sum(x.array, axes, keepdim))
     return Sum.apply(x, axes=axes, keepdim=keepdim)
 
 
@@ -90,10 +100,12 @@ class Extremum(Function):
 
 def _extremum(op, kernel, x, dim, keepdim, axis, keepdims, with_indices):
     axes, keepdim = _reduction_args(op, x, dim, keepdim, axis, keepdims)
-    require_float(op, x)
     if any(x.array.shape[a] == 0 for a in axes) or (x.array.size == 0 and not axes):
         raise ValueError(f"{op}: cannot reduce an empty dimension (shape {x.shape}, dim {dim})")
-    values = Extremum.apply(x, axes=axes, keepdim=keepdim, kernel=kernel)
+    if x.array.dtype in FLOATS:
+        values = Extremum.apply(x, axes=axes, keepdim=keepdim, kernel=kernel)
+    else:  # integers and bools keep their dtype (no gradient)
+        values = Tensor._wrap(getattr(backend(), "int_" + kernel)(x.array, axes, keepdim) if axes else x.array.copy())
     if not with_indices:
         return values
     from .mathops import argmax, argmin  # the index kernels live with the other arg-reductions

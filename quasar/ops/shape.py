@@ -11,6 +11,8 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
+from ..dtypes import SUPPORTED, SUPPORTED_NAMES, checked_cast
+from ..errors import ShapeError
 from ..tensor import Tensor
 from .common import FLOATS, broadcast_shape, normalize_dim, reduce_to_shape
 
@@ -54,7 +56,7 @@ def reshape(x, *shape):
     if not bad:
         bad = (known != size) if -1 not in shape else (known == 0 or size % known != 0)
     if bad:
-        raise ValueError(f"reshape: shape {shape} is invalid for input of shape {x.shape} ({size} elements)")
+        raise ShapeError(f"reshape: shape {shape} is invalid for input of shape {x.shape} ({size} elements)")
     return _view_apply(Reshape, x, shape=shape)
 
 
@@ -86,7 +88,7 @@ def permute(x, *dims):
     ndim = x.array.ndim
     axes = tuple(normalize_dim("permute", d, ndim) for d in dims)
     if len(axes) != ndim or sorted(axes) != list(range(ndim)):
-        raise ValueError(f"permute: dims {dims} are not a permutation of the {ndim} dims of shape {x.shape}")
+        raise ShapeError(f"permute: dims {dims} are not a permutation of the {ndim} dims of shape {x.shape}")
     return _view_apply(Permute, x, dims=axes)
 
 
@@ -126,7 +128,7 @@ def flatten(x, start_dim=0, end_dim=-1):
     start = normalize_dim("flatten", start_dim, ndim)
     end = normalize_dim("flatten", end_dim, ndim)
     if start > end:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = x.array.shape
     merged = int(np.prod(shape[start : end + 1]))
     return reshape(x, shape[:start] + (merged,) + shape[end + 1 :])
@@ -147,7 +149,7 @@ def broadcast_to(x, *shape):
     """x repeated (without copying) to a broadcast-compatible shape. A read-only view."""
     shape = _shape_arg("broadcast_to", shape)
     if broadcast_shape("broadcast_to", x.array.shape, shape) != shape:
-        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
     return _view_apply(Expand, x, shape=shape)
 
 
@@ -156,11 +158,11 @@ def expand(x, *shape):
     shape = list(_shape_arg("expand", shape))
     lead = len(shape) - x.array.ndim
     if lead < 0:
-        raise ValueError(f"expand: shape {tuple(shape)} has fewer dims than the input shape {x.shape}")
+        raise ShapeError(f"expand: shape {tuple(shape)} has fewer dims than the input shape {x.shape}")
     for i, n in enumerate(shape):
         if n == -1:
             if i < lead:
-                raise ValueError(f"expand: -1 is not allowed in a new leading dimension ({tuple(shape)})")
+                raise ShapeError(f"expand: -1 is not allowed in a new leading dimension ({tuple(shape)})")
             shape[i] = x.array.shape[i - lead]
     return broadcast_to(x, tuple(shape))
 
@@ -178,10 +180,38 @@ class Cast(Function):
 
 def cast(x, dtype):
     """A copy of x in another dtype; differentiable between float32 and float64.
-    Casting a tensor that requires grad to an integer or bool dtype detaches it."""
+    Casting a tensor that requires grad to an integer or bool dtype detaches it;
+    nan, inf or out-of-range floats cast to an integer dtype raise ConversionError."""
     dtype = np.dtype(dtype)
     if dtype not in FLOATS:
-        if dtype not in (np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.bool_)):
-            raise TypeError(f"cast: unsupported dtype {dtype}")
-        return Tensor._wrap(x.array.astype(dtype))
+        if dtype not in SUPPORTED:
+            raise TypeError(f"cast: unsupported dtype {dtype}; use {SUPPORTED_NAMES}")
+        return Tensor._wrap(checked_cast(x.array, dtype, "to"))
     return Cast.apply(x, dtype=dtype)
+
+
+# ---------------------------------------------------------------- part A: copies
+
+
+class Clone(Function):
+    """A copy of x in fresh (C-contiguous) memory; the gradient passes through."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.array(x, order="C", copy=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def clone(x):
+    """A copy of x with its own memory, differentiable (PyTorch's ``clone``)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"clone: expected a Tensor, got {type(x).__name__}")
+    return Clone.apply(x)
+
+
+def contiguous(x):
+    """x itself if its memory is C-contiguous, else a contiguous copy (``clone``)."""
+    return x if x.array.flags.c_contiguous else clone(x)
