@@ -1,7 +1,8 @@
 """The op table: every differentiable op, and the inputs it is checked on.
 
 Each entry is ``dict(name, fn, cases)`` (optionally ``fd_tol``, a looser
-finite-difference tolerance): ``fn`` takes tensors and returns a
+finite-difference tolerance, or ``finite_differences=False`` for NaN and tie
+cases, which are then only cross-checked): ``fn`` takes tensors and returns a
 tensor; each case is ``case(rng, dtype) -> [(array, requires_grad), ...]``.
 tests/test_ops.py checks every (op, case) against central finite
 differences in float64 and across the compiled and reference backends in
@@ -172,7 +173,7 @@ OPS = [
 def all_ops():
     """This table plus every family table (tests/optable_*.py) that exists."""
     ops = list(OPS)
-    for family in ("optable_nn", "optable_index", "optable_parallel"):
+    for family in ("optable_nn", "optable_index", "optable_parallel", "optable_pointwise"):
         try:
             ops += importlib.import_module(family).OPS
         except ModuleNotFoundError as exc:

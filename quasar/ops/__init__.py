@@ -24,3 +24,13 @@ from .inplace import (  # noqa: F401
     add_, clamp_, clip_, copy_, div_, fill_, masked_fill_, mul_, setitem, sub_,
 )
 from .loss import log_softmax, softmax  # noqa: F401
+from .pointwise import (  # noqa: F401  (part B: math; its clamp/clip also take tensor bounds)
+    acos, allclose, arctan2, asin, asinh, atan, atan2, atanh, acosh, ceil, clamp, clip, copysign, cosh,
+    equal, erfinv, exp2, expm1, fix, floor, fmod, frac, hypot, isclose, isfinite, isinf, isnan,
+    isneginf, isposinf, lerp, log1p, log2, log10, logaddexp, logaddexp2, logit, nan_to_num, reciprocal,
+    round, rsqrt, sgn, sign, sinh, square, tan, trunc, xlogy,
+)
+from .reductions import (  # noqa: F401  (part B: reductions and scans)
+    all, aminmax, any, count_nonzero, cummax, cummin, cumprod, logcumsumexp, median, nanmean, nansum,
+    std_mean, var_mean, vector_norm,
+)

@@ -104,11 +104,18 @@ class ExtremumAll(Function):
     @staticmethod
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
-        B = backend()
-        winners = B.ne(x, x) if np.isnan(out) else B.eq(x, out)
-        zero = np.zeros((), x.dtype)
-        count = B.sum(B.where(winners, np.ones((), x.dtype), zero), tuple(range(x.ndim)), False)
-        return B.where(winners, B.div(grad, count), zero)
+        return evenly_distribute(grad, x, out)
+
+
+def evenly_distribute(grad, x, out):
+    """The gradient of a selection of all of x (max(), min(), median()) that gave
+    ``out``: split evenly among the elements equal to it, or among the NaNs
+    when it is NaN (PyTorch's ``evenly_distribute_backward``)."""
+    B = backend()
+    winners = B.ne(x, x) if np.isnan(out) else B.eq(x, out)
+    zero = np.zeros((), x.dtype)
+    count = B.sum(B.where(winners, np.ones((), x.dtype), zero), tuple(range(x.ndim)), False)
+    return B.where(winners, B.div(grad, count), zero)
 
 
 class ExtremumAlongDim(Function):
@@ -125,15 +132,22 @@ class ExtremumAlongDim(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if not ctx.shape:
-            return grad
-        B = backend()
-        if not ctx.keepdim:
-            grad = grad.reshape(ctx.index.shape)
-        # a one-hot mask along the axis: position == the returned index
-        trailing = (1,) * (len(ctx.shape) - ctx.axis - 1)
-        positions = np.arange(ctx.shape[ctx.axis], dtype=np.int64).reshape((-1,) + trailing)
-        return B.where(B.eq(positions, ctx.index), grad, np.zeros((), grad.dtype))
+        return to_index(grad, ctx.shape, ctx.axis, ctx.index, ctx.keepdim)
+
+
+def to_index(grad, shape, axis, index, keepdim):
+    """The gradient of a selection along ``axis`` (max(dim), median(dim), ...):
+    grad placed at ``index`` (int64, keepdim shape), zeros elsewhere (PyTorch's
+    ``value_selecting_reduction_backward``). ``shape`` is the input's."""
+    if not shape:
+        return grad
+    B = backend()
+    if not keepdim:
+        grad = grad.reshape(index.shape)
+    # a one-hot mask along the axis: position == the returned index
+    trailing = (1,) * (len(shape) - axis - 1)
+    positions = np.arange(shape[axis], dtype=np.int64).reshape((-1,) + trailing)
+    return B.where(B.eq(positions, index), grad, np.zeros((), grad.dtype))
 
 
 def _extremum(op, kernel, x, dim, keepdim, axis, keepdims, with_indices):
