@@ -229,3 +229,15 @@ def test_bad_input_raises_clear_errors():
         qs.median(t([[1.0]]), 3)
     with pytest.raises(TypeError, match="logit"):
         qs.logit(t([0.5]), eps="small")
+
+
+def test_var_std_take_pytorchs_three_spellings():
+    x = t([[1.0, 2.0, 4.0], [0.0, 0.0, 3.0]])
+    population = np.var(x.numpy(), axis=1)
+    np.testing.assert_allclose(values(x.var(1, False)), population)  # var(x, dim, unbiased)
+    np.testing.assert_allclose(values(qs.var(x, 1, unbiased=False, keepdim=True)), population[:, None])
+    np.testing.assert_allclose(values(x.var(1, correction=0)), population)
+    np.testing.assert_allclose(values(x.std(False)), np.std(x.numpy()))  # std(x, unbiased)
+    np.testing.assert_allclose(values(qs.std(x, (0, 1), True, True)), [[np.std(x.numpy(), ddof=1)]])
+    with pytest.raises(TypeError, match="var"):
+        x.var(1, True, correction=0)

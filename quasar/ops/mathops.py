@@ -139,10 +139,22 @@ def _variance(x, axes, keepdim, correction):
 
 
 def _var_args(op, x, dim, correction, unbiased):
-    """Validate; return (axes, correction), warning when no degrees of freedom remain."""
+    """Validate; return (axes, correction), warning when no degrees of freedom remain.
+
+    PyTorch's three spellings: ``correction=``, ``unbiased=`` (True is 1,
+    False 0), and a bool in dim's place (``x.var(False)``: unbiased).
+    """
     _float_input(op, x)
+    if isinstance(dim, bool):
+        if unbiased is not None:
+            raise TypeError(f"{op}: unbiased given twice (a bool in dim's place is unbiased)")
+        dim, unbiased = None, dim
     if unbiased is not None:
+        if correction is not None:
+            raise TypeError(f"{op}: pass correction or unbiased, not both")
         correction = 1 if unbiased else 0
+    if correction is None:
+        correction = 1
     if isinstance(correction, bool) or not isinstance(correction, numbers.Real):
         raise TypeError(f"{op}: correction must be a number, got {correction!r}")
     axes = normalize_dims(op, dim, x.ndim)
@@ -152,24 +164,27 @@ def _var_args(op, x, dim, correction, unbiased):
     return axes, correction
 
 
-def var(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
+def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim``: sum((x - mean)^2) / (n - correction).
 
     correction=1 (the default) is Bessel's unbiased estimate, 0 the
-    population variance; ``unbiased=True/False`` is the older spelling of 1/0.
+    population variance; ``unbiased=True/False`` is the older spelling of 1/0
+    (also positional, PyTorch's ``var(x, dim, unbiased, keepdim)`` and ``var(x, unbiased)``).
     A 0-d tensor reduces like a one-element vector.
     """
     if isinstance(x, Tensor) and x.ndim == 0:  # a one-element vector: same numbers, 0-d result
-        return reshape(var(reshape(x, 1), 0, correction=correction, unbiased=unbiased), ())
+        unbiased = dim if isinstance(dim, bool) else unbiased
+        return reshape(var(reshape(x, 1), 0, unbiased, correction=correction), ())
     axes, correction = _var_args("var", x, dim, correction, unbiased)
     return Var.apply(x, axes=axes, keepdim=bool(keepdim), correction=correction)
 
 
-def std(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
+def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation over ``dim``: ``sqrt(var(x, dim, correction=...))``;
     its gradient is 0 where the deviation is 0 (a constant row), as in PyTorch."""
     if isinstance(x, Tensor) and x.ndim == 0:
-        return reshape(std(reshape(x, 1), 0, correction=correction, unbiased=unbiased), ())
+        unbiased = dim if isinstance(dim, bool) else unbiased
+        return reshape(std(reshape(x, 1), 0, unbiased, correction=correction), ())
     axes, correction = _var_args("std", x, dim, correction, unbiased)
     return Std.apply(x, axes=axes, keepdim=bool(keepdim), correction=correction)
 

@@ -112,18 +112,18 @@ def nanmean(input, dim=None, keepdim=False):
 # ---------------------------------------------------------------- statistics in pairs
 
 
-def var_mean(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(var, mean) over ``dim``, as :func:`var` and :func:`mean`."""
     x = _float_tensor("var_mean", input)
-    v = var(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
-    return v, mean(x, dim if dim is not None else None, keepdim)
+    v = var(x, dim, unbiased, keepdim, correction=correction)
+    return v, mean(x, None if isinstance(dim, bool) else dim, keepdim)
 
 
-def std_mean(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(std, mean) over ``dim``, as :func:`std` and :func:`mean`."""
     x = _float_tensor("std_mean", input)
-    s = std(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
-    return s, mean(x, dim, keepdim)
+    s = std(x, dim, unbiased, keepdim, correction=correction)
+    return s, mean(x, None if isinstance(dim, bool) else dim, keepdim)
 
 
 def aminmax(input, *, dim=None, keepdim=False):
