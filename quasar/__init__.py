@@ -10,6 +10,8 @@
     x.grad  # tensor([4., 6.], dtype=float64)
 """
 
+import importlib as _importlib
+
 import numpy as _np
 
 from . import dtypes, testing  # noqa: F401
@@ -25,7 +27,7 @@ from .creation import (  # noqa: F401
 )
 from .gradcheck import gradcheck  # noqa: F401
 from .ops import *  # noqa: F401,F403
-from .ops import abs, max, min, pow, sum  # noqa: F401  (shadow the builtins on purpose, as torch does)
+from .ops import abs, all, any, max, min, pow, round, sum  # noqa: F401  (shadow the builtins on purpose, as torch does)
 from .tensor import Tensor  # noqa: F401
 
 
@@ -35,6 +37,9 @@ def result_type(tensor, other):
     return dtypes.result_type("result_type", tensor, other)
 
 from . import data, nn, optim  # noqa: F401  (after the ops: they build on them)
+# ``from .ops import *`` brought in the op module ``ops.linalg`` (matmul) as
+# ``linalg``; the public ``quasar.linalg`` is PyTorch's namespace (vector_norm).
+linalg = _importlib.import_module(".linalg", __name__)
 from .serialization import load, save  # noqa: F401
 from . import parallel  # noqa: F401  (qs.parallel: thread control, worker_threads, par_*)
 from .parallel import get_num_threads, set_num_threads, show_config  # noqa: F401

@@ -70,7 +70,7 @@ cpdef enum BinaryOp:
     POW
     MAXIMUM
     MINIMUM
-    RELU_BACKWARD           # g if x > 0 else 0
+    RELU_BACKWARD           # 0 if x <= 0 else g (a NaN x passes g, as PyTorch's threshold_backward)
     ABS_BACKWARD            # g * sign(x)
     TANH_BACKWARD           # g * (1 - y*y)
     SIGMOID_BACKWARD        # g * y * (1 - y)
@@ -276,7 +276,7 @@ cdef inline floating _binary_op(const BinaryTag* tag, floating a, floating b,
     elif BinaryTag is Minimum:
         return pick_min(b, a)
     elif BinaryTag is ReluBackward:
-        return b if a > 0 else zero
+        return zero if a <= 0 else b      # NaN passes the gradient, as in PyTorch
     elif BinaryTag is AbsBackward:
         return b * _sign(a)
     elif BinaryTag is TanhBackward:
@@ -312,7 +312,7 @@ cdef inline floating _unary_op(const UnaryTag* tag, floating x,
         e = q_exp(-q_fabs(x))
         return one / (one + e) if x >= 0 else e / (one + e)
     elif UnaryTag is Relu:
-        return x if x > 0 else zero       # NaN -> 0, like np.where(x > 0, x, 0)
+        return zero if x <= 0 else x      # NaN stays NaN, as in PyTorch
     elif UnaryTag is Sin:
         return q_sin(x)
     elif UnaryTag is Cos:

@@ -465,3 +465,12 @@ for _name in (
     "bitwise_right_shift_"
 ).split():
     setattr(Tensor, _name, getattr(ops, _name))
+
+# part B: the math library and more reductions (issue 9), as Tensor methods
+for _name in (
+    "tan asin acos atan atan2 arctan2 sinh cosh asinh acosh atanh log2 log10 exp2 expm1 log1p rsqrt "
+    "reciprocal square sign sgn floor ceil round trunc fix frac fmod copysign hypot logaddexp logaddexp2 "
+    "lerp xlogy nan_to_num isnan isinf isfinite isposinf isneginf isclose allclose equal logit erfinv "
+    "any all count_nonzero nansum nanmean aminmax median cumprod cummax cummin logcumsumexp"
+).split():
+    setattr(Tensor, _name, getattr(ops, _name))

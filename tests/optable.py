@@ -1,7 +1,8 @@
 """The op table: every differentiable op, and the inputs it is checked on.
 
 Each entry is ``dict(name, fn, cases)`` (optionally ``fd_tol``, a looser
-finite-difference tolerance): ``fn`` takes tensors and returns a
+finite-difference tolerance, or ``finite_differences=False`` for NaN and tie
+cases, which are then only cross-checked): ``fn`` takes tensors and returns a
 tensor; each case is ``case(rng, dtype) -> [(array, requires_grad), ...]``.
 tests/test_ops.py checks every (op, case) against central finite
 differences in float64 and across the compiled and reference backends in
@@ -14,7 +15,9 @@ random and kept away from an op's kinks (|x| >= 0.1 for relu/abs/clamp),
 since finite differences are meaningless across a kink.
 """
 
+import glob
 import importlib
+import os
 
 import numpy as np
 
@@ -169,13 +172,16 @@ OPS = [
 ]
 
 
+# every family table beside this file: tests/optable_<family>.py
+FAMILIES = sorted(
+    os.path.splitext(os.path.basename(path))[0]
+    for path in glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "optable_*.py"))
+)
+
+
 def all_ops():
-    """This table plus every family table (tests/optable_*.py) that exists."""
+    """This table plus every family table (tests/optable_*.py)."""
     ops = list(OPS)
-    for family in ("optable_nn", "optable_index", "optable_parallel", "optable_semantics"):
-        try:
-            ops += importlib.import_module(family).OPS
-        except ModuleNotFoundError as exc:
-            if exc.name != family:
-                raise
+    for family in FAMILIES:
+        ops += importlib.import_module(family).OPS
     return ops

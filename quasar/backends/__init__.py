@@ -12,12 +12,15 @@ calling thread; ``with backend(name):`` for a block.
 """
 
 import contextlib
+import functools
 import importlib
 import os
 import pkgutil
 import threading
 import types
 import warnings
+
+import numpy as np
 
 
 def _family_modules(prefix):
@@ -29,18 +32,40 @@ def _family_modules(prefix):
     return [importlib.import_module(f"{__name__}.{name}") for name in names]
 
 
-def _assemble(name, modules):
-    """One namespace with every public kernel of the modules: ``B.add``, ``B.gather``, ..."""
+def _assemble(name, modules, wrap=None):
+    """One namespace with every public kernel of the modules: ``B.add``, ``B.gather``, ...
+    (each passed through ``wrap`` when given)."""
     namespace = types.SimpleNamespace(name=name)
     for module in modules:
         for key, value in vars(module).items():
             if not key.startswith("_") and callable(value) and getattr(value, "__module__", None) == module.__name__:
-                setattr(namespace, key, value)
+                setattr(namespace, key, wrap(value) if wrap else value)
     namespace.modules = tuple(m.__name__ for m in modules)
     return namespace
 
 
-reference = _assemble("reference", _family_modules("reference"))
+def _arrays_out(kernel):
+    """The kernel, returning 0-d arrays where it returned NumPy scalars.
+
+    The contract says a kernel returns arrays, but NumPy's ufuncs and
+    reductions turn a 0-d result into a scalar (``np.add(a0, b0)`` is a
+    ``np.float64``), and a tensor's array must always be an ndarray. The
+    compiled kernels allocate their outputs and never do this.
+    """
+
+    @functools.wraps(kernel)
+    def call(*args, **kwargs):
+        out = kernel(*args, **kwargs)
+        if isinstance(out, np.generic):
+            return np.asarray(out)
+        if type(out) is tuple:
+            return tuple(np.asarray(o) if isinstance(o, np.generic) else o for o in out)
+        return out
+
+    return call
+
+
+reference = _assemble("reference", _family_modules("reference"), wrap=_arrays_out)
 try:
     _compiled_modules = _family_modules("compiled")
     if not _compiled_modules:

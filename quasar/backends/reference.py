@@ -28,19 +28,23 @@ name = "reference"
 
 
 def add(a, b):
-    return np.add(a, b)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is nan, silently, as in the kernels
+        return np.add(a, b)
 
 
 def sub(a, b):
-    return np.subtract(a, b)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.subtract(a, b)
 
 
 def mul(a, b):
-    return np.multiply(a, b)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 is nan, silently, as in the kernels
+        return np.multiply(a, b)
 
 
 def div(a, b):
-    return np.divide(a, b)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return np.divide(a, b)
 
 
 def pow(a, b):
@@ -130,7 +134,8 @@ def sigmoid(x):
 
 
 def relu(x):
-    return np.where(x > 0, x, np.zeros((), x.dtype))
+    """max(x, 0); NaN stays NaN (PyTorch's clamp_min)."""
+    return np.where(x <= 0, np.zeros((), x.dtype), x)
 
 
 def sin(x):
@@ -163,8 +168,8 @@ def pow_scalar(x, p):
 
 
 def relu_backward(x, g):
-    """g where x > 0, else 0."""
-    return np.where(x > 0, g, np.zeros((), g.dtype))
+    """0 where x <= 0, else g: a NaN x passes g (PyTorch's threshold_backward)."""
+    return np.where(x <= 0, np.zeros((), g.dtype), g)
 
 
 def abs_backward(x, g):

@@ -29,3 +29,13 @@ from .arithmetic import (  # noqa: F401  (add, sub, div with alpha= / rounding_m
     add, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor, div,
     floor_divide, remainder, sub, true_divide,
 )
+from .pointwise import (  # noqa: F401  (part B: math; its clamp/clip also take tensor bounds)
+    acos, allclose, arctan2, asin, asinh, atan, atan2, atanh, acosh, ceil, clamp, clip, copysign, cosh,
+    equal, erfinv, exp2, expm1, fix, floor, fmod, frac, hypot, isclose, isfinite, isinf, isnan,
+    isneginf, isposinf, lerp, log1p, log2, log10, logaddexp, logaddexp2, logit, nan_to_num, reciprocal,
+    round, rsqrt, sgn, sign, sinh, square, tan, trunc, xlogy,
+)
+from .reductions import (  # noqa: F401  (part B: reductions and scans)
+    all, aminmax, any, count_nonzero, cummax, cummin, cumprod, logcumsumexp, median, nanmean, nansum,
+    std_mean, var_mean, vector_norm,
+)

@@ -76,7 +76,12 @@ class Div(Function):
 
 
 class Pow(Function):
-    """a ** b with both operands tensors (see PowScalar for a constant exponent)."""
+    """a ** b with both operands tensors (see PowScalar for a constant exponent).
+
+    Gradients at the edges as PyTorch defines them: d/da is 0 where b == 0
+    (also at a == 0, where b * a^(b-1) would be 0 * inf); d/db is 0 where
+    a == 0 and b >= 0 (a^b * log(a) would be 0 * -inf).
+    """
 
     @staticmethod
     def forward(ctx, a, b):
@@ -88,17 +93,23 @@ class Pow(Function):
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
         B = backend()
+        zero = np.zeros((), a.dtype)
         ga = gb = None
         if ctx.needs_input_grad[0]:  # b * a^(b-1) = b * out / a would fail at a = 0
             one = np.ones((), a.dtype)
-            ga = reduce_to_shape(B.mul(grad, B.mul(b, B.pow(a, B.sub(b, one)))), a.shape)
+            slope = B.where(B.eq(b, zero), zero, B.mul(b, B.pow(a, B.sub(b, one))))
+            ga = reduce_to_shape(B.mul(grad, slope), a.shape)
         if ctx.needs_input_grad[1]:  # a^b * log(a)
-            gb = reduce_to_shape(B.mul(grad, B.mul(out, B.log(a))), b.shape)
+            slope = B.mul(out, B.log(a))
+            slope = B.where(B.eq(a, zero), B.where(B.ge(b, zero), zero, slope), slope)
+            gb = reduce_to_shape(B.mul(grad, slope), b.shape)
         return ga, gb
 
 
 class Maximum(Function):
-    """Elementwise max; at ties each input gets half the gradient (as in PyTorch)."""
+    """Elementwise max, NaN if either input is NaN. Gradient as PyTorch's: the
+    larger input gets it, ties split it in halves, and where either input is
+    NaN both get all of it (no comparison holds)."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -108,10 +119,12 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        return _select_backward(ctx, grad, a, b, backend().gt)
+        return _select_backward(ctx, grad, a, b, backend().lt)
 
 
 class Minimum(Function):
+    """Elementwise min; NaN and gradients as :class:`Maximum`, mirrored."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -120,20 +133,20 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        return _select_backward(ctx, grad, a, b, backend().lt)
+        return _select_backward(ctx, grad, a, b, backend().gt)
 
 
-def _select_backward(ctx, grad, a, b, wins):
-    """Route grad to whichever of a, b was selected; split it at ties."""
+def _select_backward(ctx, grad, a, b, loses):
+    """PyTorch's rule: where(a == b, grad / 2, grad), zeroed where an input
+    loses (``loses(a, b)``: a < b for maximum). NaN loses no comparison."""
     B = backend()
     zero = np.zeros((), grad.dtype)
-    half = B.mul(grad, np.asarray(0.5, grad.dtype))
-    tie = B.eq(a, b)
+    shared = B.where(B.eq(a, b), B.mul(grad, np.asarray(0.5, grad.dtype)), grad)
     ga = gb = None
     if ctx.needs_input_grad[0]:
-        ga = reduce_to_shape(B.where(wins(a, b), grad, B.where(tie, half, zero)), a.shape)
+        ga = reduce_to_shape(B.where(loses(a, b), zero, shared), a.shape)
     if ctx.needs_input_grad[1]:
-        gb = reduce_to_shape(B.where(wins(b, a), grad, B.where(tie, half, zero)), b.shape)
+        gb = reduce_to_shape(B.where(loses(b, a), zero, shared), b.shape)
     return ga, gb
 
 
@@ -185,8 +198,8 @@ add.__doc__ = "a + b with broadcasting and PyTorch's type promotion (ints stay i
 sub.__doc__ = "a - b with broadcasting and PyTorch's type promotion."
 mul.__doc__ = "a * b with broadcasting and PyTorch's type promotion."
 div.__doc__ = "a / b with broadcasting: true division (int / int gives the default float dtype)."
-maximum.__doc__ = "Elementwise max of a and b (broadcasting); ties split the gradient; ints keep their dtype."
-minimum.__doc__ = "Elementwise min of a and b (broadcasting); ties split the gradient; ints keep their dtype."
+maximum.__doc__ = "Elementwise max of a and b (broadcasting); NaN propagates; ties split the gradient; ints keep their dtype."
+minimum.__doc__ = "Elementwise min of a and b (broadcasting); NaN propagates; ties split the gradient; ints keep their dtype."
 
 
 # ---------------------------------------------------------------- unary
@@ -341,6 +354,8 @@ class PowScalar(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
+        if ctx.p == 0:  # x ** 0 is 1 everywhere: gradient 0, also at x = 0 (as PyTorch)
+            return np.zeros(x.shape, x.dtype)
         return backend().pow_scalar_backward(x, grad, ctx.p)
 
 
@@ -379,7 +394,7 @@ sqrt = _unary(Sqrt, "sqrt", "Square root (nan below 0).")
 abs = _unary(Abs, "abs", "|x|; its gradient at 0 is 0.", lambda x: Tensor._wrap(backend().int_abs(x.array)))
 tanh = _unary(Tanh, "tanh", "Hyperbolic tangent.")
 sigmoid = _unary(Sigmoid, "sigmoid", "1 / (1 + e ** -x), stable for large |x|.")
-relu = _unary(Relu, "relu", "max(x, 0); its gradient at 0 is 0.", lambda x: maximum(x, 0))
+relu = _unary(Relu, "relu", "max(x, 0); NaN stays NaN; its gradient at 0 is 0.", lambda x: maximum(x, 0))
 sin = _unary(Sin, "sin", "Sine.")
 cos = _unary(Cos, "cos", "Cosine.")
 

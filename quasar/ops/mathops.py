@@ -72,24 +72,18 @@ def logsumexp(x, dim=None, keepdim=False):
 
 
 class Var(Function):
-    """sum((x - mean)^2) / (n - correction) over axes."""
+    """sum((x - mean)^2) / (n - correction) over axes.
+
+    float32 input is reduced in float64 and the result rounded once, as
+    PyTorch accumulates such statistics in a wider type: the squares of
+    deviations past ~1e19 would overflow float32.
+    """
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
-        B = backend()
-        count = math.prod(x.shape[a] for a in axes)
-        dof = count - correction
-        mean = B.mul(B.sum(x, axes, True), _const(1 / count if count else math.nan, x.dtype))
-        centered = B.sub(x, mean)
-        squares = B.sum(B.mul(centered, centered), axes, keepdim)
+        out, centered, ctx.scale = _variance(x, axes, keepdim, correction)
         ctx.centered, ctx.axes, ctx.keepdim = centered, axes, keepdim
-        if dof > 0:
-            ctx.scale = 1 / dof
-            return B.mul(squares, _const(ctx.scale, x.dtype))
-        # no degrees of freedom: the sum divided by zero, as PyTorch gives (inf, or nan for 0 / 0)
-        ctx.scale = math.nan
-        zero = _const(0, x.dtype)
-        return B.where(B.eq(squares, zero), _const(math.nan, x.dtype), _const(math.inf, x.dtype))
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -100,29 +94,99 @@ class Var(Function):
         return B.mul(B.mul(grad, _const(2 * ctx.scale, grad.dtype)), ctx.centered)
 
 
-def var(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
+class Std(Function):
+    """sqrt(var): its own node, so that a zero deviation gives gradient 0, not
+    nan (PyTorch's std_backward masks result == 0)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, correction):
+        variance, centered, ctx.scale = _variance(x, axes, keepdim, correction)
+        out = backend().sqrt(variance)
+        ctx.save_for_backward(out)
+        ctx.centered, ctx.axes, ctx.keepdim = centered, axes, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        B = backend()
+        if not ctx.keepdim:
+            shape = keepdim_shape(ctx.centered.shape, ctx.axes)
+            grad, out = grad.reshape(shape), out.reshape(shape)
+        zero = _const(0, grad.dtype)
+        # d std = d var / (2 std) = scale * (x - mean) / std, and 0 where std == 0
+        per_std = B.where(B.eq(out, zero), zero, B.div(grad, out))
+        return B.mul(B.mul(per_std, _const(ctx.scale, grad.dtype)), ctx.centered)
+
+
+def _variance(x, axes, keepdim, correction):
+    """(variance, centered x in x's dtype, 1 / dof) for Var and Std; computed in float64."""
+    B = backend()
+    wide = x if x.dtype == np.float64 else x.astype(np.float64)
+    count = math.prod(x.shape[a] for a in axes)
+    dof = count - correction
+    mean = B.mul(B.sum(wide, axes, True), _const(1 / count if count else math.nan, wide.dtype))
+    centered = B.sub(wide, mean)
+    squares = B.sum(B.mul(centered, centered), axes, keepdim)
+    if dof > 0:
+        scale = 1 / dof
+        out = B.mul(squares, _const(scale, wide.dtype))
+    else:  # no degrees of freedom: the sum divided by zero, as PyTorch gives (inf, or nan for 0 / 0)
+        scale = math.nan
+        zero = _const(0, wide.dtype)
+        out = B.where(B.eq(squares, zero), _const(math.nan, wide.dtype), _const(math.inf, wide.dtype))
+    return out.astype(x.dtype, copy=False), centered.astype(x.dtype, copy=False), scale
+
+
+def _var_args(op, x, dim, correction, unbiased):
+    """Validate; return (axes, correction), warning when no degrees of freedom remain.
+
+    PyTorch's three spellings: ``correction=``, ``unbiased=`` (True is 1,
+    False 0), and a bool in dim's place (``x.var(False)``: unbiased).
+    """
+    _float_input(op, x)
+    if isinstance(dim, bool):
+        if unbiased is not None:
+            raise TypeError(f"{op}: unbiased given twice (a bool in dim's place is unbiased)")
+        dim, unbiased = None, dim
+    if unbiased is not None:
+        if correction is not None:
+            raise TypeError(f"{op}: pass correction or unbiased, not both")
+        correction = 1 if unbiased else 0
+    if correction is None:
+        correction = 1
+    if isinstance(correction, bool) or not isinstance(correction, numbers.Real):
+        raise TypeError(f"{op}: correction must be a number, got {correction!r}")
+    axes = normalize_dims(op, dim, x.ndim)
+    count = math.prod(x.shape[a] for a in axes)
+    if count - correction <= 0:
+        warnings.warn(f"{op}: degrees of freedom <= 0 ({count} elements, correction {correction})", stacklevel=3)
+    return axes, correction
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim``: sum((x - mean)^2) / (n - correction).
 
     correction=1 (the default) is Bessel's unbiased estimate, 0 the
-    population variance; ``unbiased=True/False`` is the older spelling of 1/0.
+    population variance; ``unbiased=True/False`` is the older spelling of 1/0
+    (also positional, PyTorch's ``var(x, dim, unbiased, keepdim)`` and ``var(x, unbiased)``).
+    A 0-d tensor reduces like a one-element vector.
     """
-    _float_input("var", x)
-    if unbiased is not None:
-        correction = 1 if unbiased else 0
-    if isinstance(correction, bool) or not isinstance(correction, numbers.Real):
-        raise TypeError(f"var: correction must be a number, got {correction!r}")
-    if x.ndim == 0:  # a one-element vector: same numbers, 0-d result
-        return reshape(var(reshape(x, 1), 0, correction=correction), ())
-    axes = normalize_dims("var", dim, x.ndim)
-    count = math.prod(x.shape[a] for a in axes)
-    if count - correction <= 0:
-        warnings.warn(f"var: degrees of freedom <= 0 ({count} elements, correction {correction})", stacklevel=2)
+    if isinstance(x, Tensor) and x.ndim == 0:  # a one-element vector: same numbers, 0-d result
+        unbiased = dim if isinstance(dim, bool) else unbiased
+        return reshape(var(reshape(x, 1), 0, unbiased, correction=correction), ())
+    axes, correction = _var_args("var", x, dim, correction, unbiased)
     return Var.apply(x, axes=axes, keepdim=bool(keepdim), correction=correction)
 
 
-def std(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    """Standard deviation over ``dim``: ``sqrt(var(x, dim, correction=...))``."""
-    return sqrt(var(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
+def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation over ``dim``: ``sqrt(var(x, dim, correction=...))``;
+    its gradient is 0 where the deviation is 0 (a constant row), as in PyTorch."""
+    if isinstance(x, Tensor) and x.ndim == 0:
+        unbiased = dim if isinstance(dim, bool) else unbiased
+        return reshape(std(reshape(x, 1), 0, unbiased, correction=correction), ())
+    axes, correction = _var_args("std", x, dim, correction, unbiased)
+    return Std.apply(x, axes=axes, keepdim=bool(keepdim), correction=correction)
 
 
 class Norm2(Function):

@@ -75,8 +75,10 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
 
 
 class Extremum(Function):
-    """max or min over axes. Gradient: split evenly among the elements equal
-    to the extremum (PyTorch's amax/amin rule)."""
+    """amax/amin over axes: the gradient is split evenly among the elements
+    equal to the result, PyTorch's ``scale_grad_by_count``: (grad / count) * mask.
+    Where the result is NaN no element equals it, count is 0, and the whole
+    slice's gradient is NaN, as in PyTorch."""
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, kernel):
@@ -92,26 +94,94 @@ class Extremum(Function):
         if not ctx.keepdim:
             shape = keepdim_shape(x.shape, ctx.axes)
             out, grad = out.reshape(shape), grad.reshape(shape)
-        winners = B.eq(x, out)
         one, zero = np.ones((), x.dtype), np.zeros((), x.dtype)
-        count = B.sum(B.where(winners, one, zero), ctx.axes, True)
-        return B.where(winners, B.div(grad, count), zero)
+        mask = B.where(B.eq(x, out), one, zero)
+        count = B.sum(mask, ctx.axes, True) if ctx.axes else one
+        return B.mul(B.div(grad, count), mask)
+
+
+class ExtremumAll(Function):
+    """max()/min() of every element: the gradient is split evenly among the
+    elements equal to the result, or among the NaNs when the result is NaN
+    (PyTorch's ``evenly_distribute_backward``)."""
+
+    @staticmethod
+    def forward(ctx, x, kernel):
+        out = getattr(backend(), kernel)(x, tuple(range(x.ndim)), False) if x.ndim else x.copy()
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        return evenly_distribute(grad, x, out)
+
+
+def evenly_distribute(grad, x, out):
+    """The gradient of a selection of all of x (max(), min(), median()) that gave
+    ``out``: split evenly among the elements equal to it, or among the NaNs
+    when it is NaN (PyTorch's ``evenly_distribute_backward``)."""
+    B = backend()
+    winners = B.ne(x, x) if np.isnan(out) else B.eq(x, out)
+    zero = np.zeros((), x.dtype)
+    count = B.sum(B.where(winners, np.ones((), x.dtype), zero), tuple(range(x.ndim)), False)
+    return B.where(winners, B.div(grad, count), zero)
+
+
+class ExtremumAlongDim(Function):
+    """max(dim)/min(dim) values, given their indices (keepdim shape, from the
+    argmax/argmin kernels): the gradient goes to the returned index alone (the
+    first of ties, the first NaN), as PyTorch's ``value_selecting_reduction_backward``."""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdim, kernel, index):
+        ctx.shape, ctx.axis, ctx.keepdim, ctx.index = x.shape, axis, keepdim, index
+        if not x.ndim:
+            return x.copy()
+        return getattr(backend(), kernel)(x, (axis,), keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return to_index(grad, ctx.shape, ctx.axis, ctx.index, ctx.keepdim)
+
+
+def to_index(grad, shape, axis, index, keepdim):
+    """The gradient of a selection along ``axis`` (max(dim), median(dim), ...):
+    grad placed at ``index`` (int64, keepdim shape), zeros elsewhere (PyTorch's
+    ``value_selecting_reduction_backward``). ``shape`` is the input's."""
+    if not shape:
+        return grad
+    B = backend()
+    if not keepdim:
+        grad = grad.reshape(index.shape)
+    # a one-hot mask along the axis: position == the returned index
+    trailing = (1,) * (len(shape) - axis - 1)
+    positions = np.arange(shape[axis], dtype=np.int64).reshape((-1,) + trailing)
+    return B.where(B.eq(positions, index), grad, np.zeros((), grad.dtype))
 
 
 def _extremum(op, kernel, x, dim, keepdim, axis, keepdims, with_indices):
     axes, keepdim = _reduction_args(op, x, dim, keepdim, axis, keepdims)
     if any(x.array.shape[a] == 0 for a in axes) or (x.array.size == 0 and not axes):
         raise ValueError(f"{op}: cannot reduce an empty dimension (shape {x.shape}, dim {dim})")
-    if x.array.dtype in FLOATS:
-        values = Extremum.apply(x, axes=axes, keepdim=keepdim, kernel=kernel)
-    else:  # integers and bools keep their dtype (no gradient)
+    if x.array.dtype not in FLOATS:  # integers and bools keep their dtype (no gradient)
         values = Tensor._wrap(getattr(backend(), "int_" + kernel)(x.array, axes, keepdim) if axes else x.array.copy())
-    if not with_indices:
-        return values
-    from .mathops import argmax, argmin  # the index kernels live with the other arg-reductions
+        if not with_indices:
+            return values
+        from .mathops import argmax, argmin  # the index kernels live with the other arg-reductions
 
-    pick = argmax if kernel == "max" else argmin
-    return MaxResult(values, pick(x, dim, keepdim))
+        return MaxResult(values, (argmax if kernel == "max" else argmin)(x, dim, keepdim))
+    if with_indices:
+        from .mathops import argmax, argmin
+
+        indices = (argmax if kernel == "max" else argmin)(x, dim, True)
+        values = ExtremumAlongDim.apply(x, axis=axes[0] if axes else 0, keepdim=keepdim, kernel=kernel,
+                                        index=indices.array)
+        return MaxResult(values, indices if keepdim or not x.ndim else indices.squeeze(axes[0]))
+    if op in ("max", "min") and dim is None and axis is None:
+        values = ExtremumAll.apply(x, kernel=kernel)
+        return values.reshape((1,) * x.ndim) if keepdim else values
+    return Extremum.apply(x, axes=axes, keepdim=keepdim, kernel=kernel)
 
 
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):

@@ -1,0 +1,3 @@
+"""``quasar.linalg``: PyTorch's ``torch.linalg`` names (so far ``vector_norm``)."""
+
+from .ops.reductions import vector_norm  # noqa: F401
