@@ -360,3 +360,11 @@ for _name in (
     "add_ sub_ mul_ div_ fill_ clamp_ clip_ copy_"
 ).split():
     setattr(Tensor, _name, getattr(ops, _name))
+
+# part C: sorting, selection, scatter, shape, products and random (a block of its own to ease merging)
+for _name in (
+    "sort argsort msort topk kthvalue unique nonzero argwhere masked_select take "
+    "scatter scatter_ scatter_add scatter_add_ scatter_reduce scatter_reduce_ "
+    "index_add index_add_ index_copy index_copy_ index_fill index_fill_ index_put index_put_"
+).split():
+    setattr(Tensor, _name, getattr(ops, _name))

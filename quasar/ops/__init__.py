@@ -24,3 +24,10 @@ from .inplace import (  # noqa: F401
     add_, clamp_, clip_, copy_, div_, fill_, masked_fill_, mul_, setitem, sub_,
 )
 from .loss import log_softmax, softmax  # noqa: F401
+from .sorting import (  # noqa: F401  (part C: sorting and selection)
+    argsort, argwhere, kthvalue, masked_select, msort, nonzero, searchsorted, sort, take, topk, unique,
+)
+from .scatter import (  # noqa: F401  (part C: scatter and index_*)
+    index_add, index_add_, index_copy, index_copy_, index_fill, index_fill_, index_put, index_put_,
+    scatter, scatter_, scatter_add, scatter_add_, scatter_reduce, scatter_reduce_,
+)
