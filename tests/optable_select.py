@@ -121,3 +121,40 @@ INDEX_WRITES = [
 ]
 
 OPS = SORTING + SCATTER + INDEX_WRITES
+
+# ---------------------------------------------------------------- shape (part C)
+LAYOUT = [
+    dict(name="unflatten", fn=lambda a: a.unflatten(1, (2, -1)) * 1.5,
+         cases=[case(normal((3, 4))), case(transposed((2, 6)))]),
+    dict(name="unfold", fn=lambda a: a.unfold(1, 3, 2),
+         cases=[case(normal((2, 7))), case(normal((3, 3))), case(transposed((2, 5))), case(normal((2, 4, 3)))]),
+    dict(name="unfold overlapping dim 0", fn=lambda a: a.unfold(0, 2, 1) * a.unfold(0, 2, 1),
+         cases=[case(normal((4,))), case(strided((3, 2)))]),
+    dict(name="movedim", fn=lambda a: qs.movedim(a, (0, 1), (2, 0)), cases=[case(normal((2, 3, 4)))]),
+    dict(name="swapaxes", fn=lambda a: a.swapaxes(0, -1), cases=[case(normal((2, 3))), case(normal((2, 1, 3)))]),
+    dict(name="diagonal", fn=lambda a: a.diagonal(),
+         cases=[case(normal((3, 4))), case(normal((4, 2))), case(transposed((3, 3))), case(strided((2, 3)))]),
+    dict(name="diagonal offset dims", fn=lambda a: qs.diagonal(a, -1, 2, 0),
+         cases=[case(normal((3, 2, 4))), case(transposed((2, 3, 2)))]),
+    dict(name="diag", fn=lambda a: qs.diag(a, 1), cases=[case(normal((3,))), case(normal((3, 4))), case(normal((0,)))]),
+    dict(name="diag_embed", fn=lambda a: qs.diag_embed(a, -1, 0, 2),
+         cases=[case(normal((2, 3))), case(transposed((3, 2))), case(normal((1, 4)))]),
+    dict(name="trace", fn=qs.trace, cases=[case(normal((3, 4))), case(strided((3, 3)))]),
+    dict(name="meshgrid", fn=lambda a, b: qs.stack(qs.meshgrid(a, b, indexing="xy")),
+         cases=[case(normal((3,)), normal((2,))), case(normal(()), normal((2,)))]),
+    dict(name="hstack", fn=lambda a, b: qs.hstack([a, b]), cases=[case(normal((3,)), normal((2,))),
+                                                                  case(normal((2, 1)), normal((2, 3)))]),
+    dict(name="vstack", fn=lambda a, b: qs.vstack([a, b]), cases=[case(normal((3,)), normal((2, 3)))]),
+    dict(name="dstack", fn=lambda a, b: qs.dstack([a, b]), cases=[case(normal((3,)), normal((3,))),
+                                                                  case(normal((2, 2)), normal((2, 2, 2)))]),
+    dict(name="tensor_split", fn=lambda a: qs.cat(qs.tensor_split(a, 3, 1)[::-1], 1),
+         cases=[case(normal((2, 7))), case(transposed((2, 4)))]),
+    dict(name="tensor_split indices", fn=lambda a: a.tensor_split([1, -1])[1], cases=[case(normal((5, 2)))]),
+    dict(name="unbind", fn=lambda a: qs.stack(a.unbind(1)[::-1]), cases=[case(normal((2, 3))), case(normal((3, 1)))]),
+    dict(name="repeat_interleave", fn=lambda a: a.repeat_interleave(2),
+         cases=[case(normal((2, 3))), case(normal(())), case(strided((2, 2)))]),
+    dict(name="repeat_interleave tensor", fn=lambda a, r: qs.repeat_interleave(a, r, dim=0),
+         cases=[case(normal((3, 2)), ints([2, 0, 3]), grads=[True, False])]),
+]
+
+OPS = OPS + LAYOUT
