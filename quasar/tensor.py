@@ -367,7 +367,7 @@ for _name in (
     "scatter scatter_ scatter_add scatter_add_ scatter_reduce scatter_reduce_ "
     "index_add index_add_ index_copy index_copy_ index_fill index_fill_ index_put index_put_ "
     "unflatten movedim moveaxis swapaxes swapdims diagonal diag diag_embed trace tensor_split unbind select "
-    "repeat_interleave"
+    "repeat_interleave addmm baddbmm"
 ).split():
     setattr(Tensor, _name, getattr(ops, _name))
 Tensor.unfold = ops.layout.unfold

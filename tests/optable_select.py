@@ -158,3 +158,32 @@ LAYOUT = [
 ]
 
 OPS = OPS + LAYOUT
+
+# ---------------------------------------------------------------- products (part C)
+PRODUCTS = [
+    dict(name="einsum batched matmul", fn=lambda a, b: qs.einsum("bij,bjk->bik", a, b),
+         cases=[case(normal((2, 3, 4)), normal((2, 4, 5))), case(transposed((2, 2, 3)), normal((2, 3, 2)))]),
+    dict(name="einsum ellipsis broadcast", fn=lambda a, b: qs.einsum("...ij,...jk", a, b),
+         cases=[case(normal((2, 1, 3, 4)), normal((5, 4, 2))), case(normal((3, 4)), normal((4, 2)))]),
+    dict(name="einsum diagonal", fn=lambda a: qs.einsum("ii->i", a), cases=[case(normal((3, 3))), case(strided((2, 2)))]),
+    dict(name="einsum trace", fn=lambda a: qs.einsum("ii", a), cases=[case(normal((4, 4)))]),
+    dict(name="einsum repeated across operands", fn=lambda a, b: qs.einsum("iij,jk->ik", a, b),
+         cases=[case(normal((3, 3, 2)), normal((2, 4)))]),
+    dict(name="einsum outer and sum", fn=lambda a, b, c: qs.einsum("i,j,ij->", a, b, c),
+         cases=[case(normal((3,)), normal((4,)), normal((3, 4))), case(normal((1,)), normal((4,)), normal((3, 4)))]),
+    dict(name="einsum attention", fn=lambda q, k: qs.einsum("bhqd,bhkd->bhqk", q, k),
+         cases=[case(normal((2, 2, 3, 4)), normal((2, 2, 5, 4)))]),
+    dict(name="einsum scalar operand", fn=lambda a, s: qs.einsum("a,->a", a, s), cases=[case(normal((3,)), normal(()))]),
+    dict(name="tensordot", fn=lambda a, b: qs.tensordot(a, b, 2),
+         cases=[case(normal((3, 4, 5)), normal((4, 5, 2))), case(normal((2, 3)), normal((2, 3)))]),
+    dict(name="tensordot pairs", fn=lambda a, b: qs.tensordot(a, b, ([0, 2], [2, 0])),
+         cases=[case(normal((3, 4, 5)), normal((5, 2, 3))), case(transposed((2, 3, 2)), normal((2, 4, 2)))]),
+    dict(name="addmm", fn=lambda c, a, b: qs.addmm(c, a, b, beta=0.5, alpha=-2.0),
+         cases=[case(normal((3, 2)), normal((3, 4)), normal((4, 2))), case(normal((2,)), normal((1, 3)), normal((3, 2)))]),
+    dict(name="addmm beta 0", fn=lambda c, a, b: c.addmm(a, b, beta=0) + 0 * c,
+         cases=[case(normal((2, 2)), transposed((2, 3)), normal((3, 2)))]),
+    dict(name="baddbmm", fn=lambda c, a, b: qs.baddbmm(c, a, b, alpha=0.5),
+         cases=[case(normal((2, 3, 2)), normal((2, 3, 4)), normal((2, 4, 2))), case(normal(()), normal((1, 2, 2)), normal((1, 2, 3)))]),
+]
+
+OPS = OPS + PRODUCTS

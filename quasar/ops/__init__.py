@@ -36,3 +36,4 @@ from .layout import (  # noqa: F401  (part C: more shape ops; Tensor.unfold is a
     movedim, repeat_interleave, row_stack, select, swapaxes, swapdims, tensor_split, trace, unbind, unflatten,
     vstack,
 )
+from .products import addmm, baddbmm, einsum, tensordot  # noqa: F401  (part C: products)
