@@ -371,3 +371,9 @@ for _name in (
 ).split():
     setattr(Tensor, _name, getattr(ops, _name))
 Tensor.unfold = ops.layout.unfold
+from . import random as _random  # noqa: E402
+
+for _name in "uniform_ normal_ bernoulli_ exponential_ random_".split():
+    setattr(Tensor, _name, getattr(_random, _name))
+Tensor.bernoulli = _random.bernoulli
+Tensor.multinomial = _random.multinomial
