@@ -245,3 +245,54 @@ def test_in_place_scatters_follow_the_leaf_rule():
     version = t._version[0]
     assert t.index_add_(0, qs.tensor([1, 1]), qs.ones(2)) is t
     assert t.tolist() == [0, 2, 0] and t._version[0] == version + 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32, np.bool_])
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_backends_agree_on_ties_and_nan(dtype, descending):
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 4, (3, 5, 40)).astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        x[rng.random(x.shape) < 0.1] = np.nan
+    for axis in range(3):
+        compiled = qs.backends.compiled.sort_indices(x, axis, descending)
+        reference = qs.backends.reference.sort_indices(x, axis, descending)
+        np.testing.assert_array_equal(compiled, reference)
+        order = np.take_along_axis(x, compiled, axis)
+        ranked = np.nan_to_num(order.astype(np.float64), nan=np.inf)  # NaN counts as the largest
+        if descending:
+            ranked = -ranked
+        assert (np.diff(np.nan_to_num(ranked, posinf=99, neginf=-99), axis=axis) >= 0).all()
+
+
+def test_reference_sort_blocks_give_the_same_order(monkeypatch):
+    from quasar.backends import reference_select
+
+    x = np.random.default_rng(5).integers(0, 9, (2, 300)).astype(np.float64)
+    whole = reference_select.sort_indices(x, 1, False)
+    monkeypatch.setattr(reference_select, "COMPARISONS_PER_BLOCK", 1000)
+    np.testing.assert_array_equal(reference_select.sort_indices(x, 1, False), whole)
+    np.testing.assert_array_equal(whole, np.argsort(x, 1, kind="stable"))
+
+
+@pytest.mark.parametrize("right", [False, True])
+def test_searchsorted_backends_agree(right):
+    rng = np.random.default_rng(6)
+    boundaries = np.sort(rng.integers(0, 10, (4, 12)).astype(np.float64), axis=1)
+    values = rng.integers(-1, 11, (4, 7)).astype(np.float64)
+    np.testing.assert_array_equal(qs.backends.compiled.searchsorted(boundaries, values, right),
+                                  qs.backends.reference.searchsorted(boundaries, values, right))
+
+
+KERNEL_CASES = [(r, d) for r in ("sum", "prod", "amax", "amin") for d in (np.float32, np.float64, np.int64, np.int32)]
+KERNEL_CASES += [("amax", np.bool_), ("amin", np.bool_)]  # bools only take the extremes
+
+
+@pytest.mark.parametrize("reduce, dtype", KERNEL_CASES)
+def test_scatter_reduce_kernel_backends_agree(reduce, dtype):
+    rng = np.random.default_rng(7)
+    base = rng.integers(-3, 4, 10).astype(dtype)
+    values = rng.integers(-3, 4, 50).astype(dtype)
+    index = rng.integers(0, 10, 50)
+    np.testing.assert_array_equal(qs.backends.compiled.scatter_reduce_flat(base, index, values, reduce),
+                                  qs.backends.reference.scatter_reduce_flat(base, index, values, reduce))

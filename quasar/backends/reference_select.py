@@ -15,7 +15,7 @@ Order: NaN counts as larger than every number (PyTorch's rule), and sorts
 are stable: equal elements keep their order, in both directions.
 
 Written for clarity, not speed: the sort compares every pair of a row
-(n² work and memory per row).
+(n² work per row, in blocks of bounded memory).
 """
 
 import numpy as np
@@ -38,18 +38,26 @@ def _equal(a, b):
     return (a == b) | (np.isnan(a) & np.isnan(b))
 
 
+COMPARISONS_PER_BLOCK = 1 << 22  # bounds the memory of the pairwise comparisons (bools)
+
+
 def sort_indices(x, axis, descending):
     """The positions that sort x along ``axis``, stably: int64 of x's shape.
 
     Each element's place is the number of elements that go before it: the
     smaller ones (larger when descending) and the equal ones to its left.
+    Elements are ranked a block at a time, so memory stays bounded.
     """
     rows = np.moveaxis(x, axis, -1)
     n = rows.shape[-1]
-    mine, other = rows[..., :, None], rows[..., None, :]  # element i against every element j
-    goes_before = _less(mine, other) if descending else _less(other, mine)
-    left_tie = _equal(mine, other) & np.tri(n, n, -1, dtype=bool)  # j < i and equal
-    rank = np.count_nonzero(goes_before | left_tie, axis=-1)
+    rank = np.empty(rows.shape, np.int64)
+    block = max(1, COMPARISONS_PER_BLOCK // max(1, n * max(1, rows.size // max(n, 1))))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        mine, other = rows[..., start:stop, None], rows[..., None, :]  # elements start..stop against all
+        goes_before = _less(mine, other) if descending else _less(other, mine)
+        left = np.arange(n) < np.arange(start, stop)[:, None]  # j < i
+        rank[..., start:stop] = np.count_nonzero(goes_before | (_equal(mine, other) & left), axis=-1)
     order = np.empty(rows.shape, np.int64)
     np.put_along_axis(order, rank, np.broadcast_to(np.arange(n), rows.shape), axis=-1)
     return np.moveaxis(order, -1, axis)
