@@ -112,13 +112,18 @@ def randn(*shape, generator=None, dtype=None, requires_grad=False):
     return _factory("randn", lambda s, d: rng.standard_normal(s, dtype=d), shape, dtype, requires_grad)
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=np.int64, requires_grad=False):
+def randint(low=None, high=None, size=None, *, generator=None, dtype=np.int64, requires_grad=False):
     """Integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``
-    as in PyTorch (``randint(high)`` alone gives a 0-d tensor)."""
+    as in PyTorch, or by keyword (``randint(high=5, size=(2,))``); without a
+    size, a 0-d tensor."""
     if isinstance(high, (tuple, list)) and size is None:  # randint(high, size)
         low, high, size = 0, low, high
     if high is None:
+        if low is None:
+            raise TypeError("randint: missing the upper bound high")
         low, high = 0, low
+    if low is None:
+        low = 0
     if size is None:
         size = ()
     if low >= high:

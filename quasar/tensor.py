@@ -363,7 +363,7 @@ for _name in (
 
 # part C: sorting, selection, scatter, shape, products and random (a block of its own to ease merging)
 for _name in (
-    "sort argsort msort topk kthvalue unique nonzero argwhere masked_select take "
+    "sort argsort msort topk kthvalue unique unique_consecutive nonzero argwhere masked_select take "
     "scatter scatter_ scatter_add scatter_add_ scatter_reduce scatter_reduce_ "
     "index_add index_add_ index_copy index_copy_ index_fill index_fill_ index_put index_put_ "
     "unflatten movedim moveaxis swapaxes swapdims diagonal diag diag_embed trace tensor_split unbind select "

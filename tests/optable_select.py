@@ -35,6 +35,11 @@ def tied(reduce):
     return make
 
 
+def reversed_(shape):
+    """A negative-stride input: a random array read backwards along every dim."""
+    return lambda rng, dtype: normal(shape)(rng, dtype)[(slice(None, None, -1),) * len(shape)]
+
+
 def sorted_case(shape):
     """Inputs for sort-like ops: random, so no ties."""
     return case(normal(shape))
@@ -43,7 +48,7 @@ def sorted_case(shape):
 SORTING = [
     dict(name="sort", fn=lambda a: a.sort().values,
          cases=[sorted_case((3, 4)), sorted_case(()), case(transposed((3, 4))), case(strided((2, 3))),
-                sorted_case((0, 3))]),
+                sorted_case((0, 3)), case(reversed_((2, 5)))]),
     dict(name="sort descending dim 0", fn=lambda a: qs.sort(a, 0, descending=True)[0],
          cases=[sorted_case((4, 3)), sorted_case((5,)), case(transposed((2, 3)))]),
     dict(name="msort", fn=qs.msort, cases=[sorted_case((3, 2))]),
@@ -67,6 +72,7 @@ SCATTER = [
     dict(name="scatter", fn=lambda a, s, i: qs.scatter(a, -1, i, s),
          cases=[case(normal((2, 4)), normal((2, 3)), ints([[3, 0], [1, 2]]), grads=[True, True, False]),
                 case(transposed((3, 2)), normal((1, 2)), ints([[1, 0]]), grads=[True, True, False]),
+                case(reversed_((2, 3)), reversed_((2, 2)), ints([[2, 0], [0, 1]]), grads=[True, True, False]),
                 case(normal(()), normal(()), ints(0), grads=[True, True, False])]),
     dict(name="scatter value", fn=lambda a, i: a.scatter(0, i, 1.5),
          cases=[index_case(normal((3, 2)), ints([[2, 0], [2, 2]]))]),
@@ -83,6 +89,7 @@ for _reduce in ("sum", "prod", "mean", "amax", "amin"):
         _cases = [
             case(normal((3, 4)), normal((4, 2)), ints([[0, 1], [2, 1], [0, 1], [0, 2]]), grads=[True, True, False]),
             case(transposed((4, 3)), normal((2, 3)), ints([[1, 1, 0], [1, 2, 2]]), grads=[True, True, False]),
+            case(reversed_((3, 2)), reversed_((3, 2)), ints([[2, 0], [2, 0], [1, 0]]), grads=[True, True, False]),
         ]
         if _reduce == "prod":
             _cases.append(case(normal((3, 3)), with_zeros((3, 3), [(0, 0), (1, 1), (2, 1)]),
@@ -127,15 +134,17 @@ LAYOUT = [
     dict(name="unflatten", fn=lambda a: a.unflatten(1, (2, -1)) * 1.5,
          cases=[case(normal((3, 4))), case(transposed((2, 6)))]),
     dict(name="unfold", fn=lambda a: a.unfold(1, 3, 2),
-         cases=[case(normal((2, 7))), case(normal((3, 3))), case(transposed((2, 5))), case(normal((2, 4, 3)))]),
+         cases=[case(normal((2, 7))), case(normal((3, 3))), case(transposed((2, 5))), case(normal((2, 4, 3))),
+                case(reversed_((3, 6)))]),
     dict(name="unfold overlapping dim 0", fn=lambda a: a.unfold(0, 2, 1) * a.unfold(0, 2, 1),
          cases=[case(normal((4,))), case(strided((3, 2)))]),
     dict(name="movedim", fn=lambda a: qs.movedim(a, (0, 1), (2, 0)), cases=[case(normal((2, 3, 4)))]),
     dict(name="swapaxes", fn=lambda a: a.swapaxes(0, -1), cases=[case(normal((2, 3))), case(normal((2, 1, 3)))]),
     dict(name="diagonal", fn=lambda a: a.diagonal(),
-         cases=[case(normal((3, 4))), case(normal((4, 2))), case(transposed((3, 3))), case(strided((2, 3)))]),
+         cases=[case(normal((3, 4))), case(normal((4, 2))), case(transposed((3, 3))), case(strided((2, 3))),
+                case(reversed_((3, 4)))]),
     dict(name="diagonal offset dims", fn=lambda a: qs.diagonal(a, -1, 2, 0),
-         cases=[case(normal((3, 2, 4))), case(transposed((2, 3, 2)))]),
+         cases=[case(normal((3, 2, 4))), case(transposed((2, 3, 2))), case(reversed_((3, 3, 2)))]),
     dict(name="diag", fn=lambda a: qs.diag(a, 1), cases=[case(normal((3,))), case(normal((3, 4))), case(normal((0,)))]),
     dict(name="diag_embed", fn=lambda a: qs.diag_embed(a, -1, 0, 2),
          cases=[case(normal((2, 3))), case(transposed((3, 2))), case(normal((1, 4)))]),
@@ -162,10 +171,12 @@ OPS = OPS + LAYOUT
 # ---------------------------------------------------------------- products (part C)
 PRODUCTS = [
     dict(name="einsum batched matmul", fn=lambda a, b: qs.einsum("bij,bjk->bik", a, b),
-         cases=[case(normal((2, 3, 4)), normal((2, 4, 5))), case(transposed((2, 2, 3)), normal((2, 3, 2)))]),
+         cases=[case(normal((2, 3, 4)), normal((2, 4, 5))), case(transposed((2, 2, 3)), normal((2, 3, 2))),
+                case(reversed_((2, 3, 2)), reversed_((2, 2, 3)))]),
     dict(name="einsum ellipsis broadcast", fn=lambda a, b: qs.einsum("...ij,...jk", a, b),
          cases=[case(normal((2, 1, 3, 4)), normal((5, 4, 2))), case(normal((3, 4)), normal((4, 2)))]),
-    dict(name="einsum diagonal", fn=lambda a: qs.einsum("ii->i", a), cases=[case(normal((3, 3))), case(strided((2, 2)))]),
+    dict(name="einsum diagonal", fn=lambda a: qs.einsum("ii->i", a),
+         cases=[case(normal((3, 3))), case(strided((2, 2)))]),
     dict(name="einsum trace", fn=lambda a: qs.einsum("ii", a), cases=[case(normal((4, 4)))]),
     dict(name="einsum repeated across operands", fn=lambda a, b: qs.einsum("iij,jk->ik", a, b),
          cases=[case(normal((3, 3, 2)), normal((2, 4)))]),
@@ -173,17 +184,20 @@ PRODUCTS = [
          cases=[case(normal((3,)), normal((4,)), normal((3, 4))), case(normal((1,)), normal((4,)), normal((3, 4)))]),
     dict(name="einsum attention", fn=lambda q, k: qs.einsum("bhqd,bhkd->bhqk", q, k),
          cases=[case(normal((2, 2, 3, 4)), normal((2, 2, 5, 4)))]),
-    dict(name="einsum scalar operand", fn=lambda a, s: qs.einsum("a,->a", a, s), cases=[case(normal((3,)), normal(()))]),
+    dict(name="einsum scalar operand", fn=lambda a, s: qs.einsum("a,->a", a, s),
+         cases=[case(normal((3,)), normal(()))]),
     dict(name="tensordot", fn=lambda a, b: qs.tensordot(a, b, 2),
          cases=[case(normal((3, 4, 5)), normal((4, 5, 2))), case(normal((2, 3)), normal((2, 3)))]),
     dict(name="tensordot pairs", fn=lambda a, b: qs.tensordot(a, b, ([0, 2], [2, 0])),
          cases=[case(normal((3, 4, 5)), normal((5, 2, 3))), case(transposed((2, 3, 2)), normal((2, 4, 2)))]),
     dict(name="addmm", fn=lambda c, a, b: qs.addmm(c, a, b, beta=0.5, alpha=-2.0),
-         cases=[case(normal((3, 2)), normal((3, 4)), normal((4, 2))), case(normal((2,)), normal((1, 3)), normal((3, 2)))]),
+         cases=[case(normal((3, 2)), normal((3, 4)), normal((4, 2))),
+                case(normal((2,)), normal((1, 3)), normal((3, 2)))]),
     dict(name="addmm beta 0", fn=lambda c, a, b: c.addmm(a, b, beta=0) + 0 * c,
          cases=[case(normal((2, 2)), transposed((2, 3)), normal((3, 2)))]),
     dict(name="baddbmm", fn=lambda c, a, b: qs.baddbmm(c, a, b, alpha=0.5),
-         cases=[case(normal((2, 3, 2)), normal((2, 3, 4)), normal((2, 4, 2))), case(normal(()), normal((1, 2, 2)), normal((1, 2, 3)))]),
+         cases=[case(normal((2, 3, 2)), normal((2, 3, 4)), normal((2, 4, 2))),
+                case(normal(()), normal((1, 2, 2)), normal((1, 2, 3)))]),
 ]
 
 OPS = OPS + PRODUCTS

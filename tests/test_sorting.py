@@ -118,6 +118,17 @@ def test_searchsorted_sides_and_rows(on_backend):
         qs.searchsorted(boundaries, values, right=True, side="left")
 
 
+def test_bucketize_and_unique_consecutive():
+    boundaries = qs.tensor([1, 3, 5])
+    assert qs.bucketize(qs.tensor([0, 1, 4, 5, 9]), boundaries).tolist() == [0, 0, 2, 2, 3]
+    assert qs.bucketize(qs.tensor([0, 1, 4, 5, 9]), boundaries, right=True).tolist() == [0, 1, 2, 3, 3]
+    values, inverse, counts = qs.unique_consecutive(qs.tensor([1, 1, 2, 2, 3, 1, 1]), True, True)
+    assert values.tolist() == [1, 2, 3, 1] and counts.tolist() == [2, 2, 1, 2]
+    assert inverse.tolist() == [0, 0, 1, 1, 2, 3, 3]
+    rows = qs.tensor([[1, 1, 2], [1, 1, 3]]).unique_consecutive(dim=1)
+    assert rows.tolist() == [[1, 2], [1, 3]]
+
+
 # ---------------------------------------------------------------- nonzero and friends
 
 

@@ -25,7 +25,8 @@ from .inplace import (  # noqa: F401
 )
 from .loss import log_softmax, softmax  # noqa: F401
 from .sorting import (  # noqa: F401  (part C: sorting and selection)
-    argsort, argwhere, kthvalue, masked_select, msort, nonzero, searchsorted, sort, take, topk, unique,
+    argsort, argwhere, bucketize, kthvalue, masked_select, msort, nonzero, searchsorted, sort, take, topk, unique,
+    unique_consecutive,
 )
 from .scatter import (  # noqa: F401  (part C: scatter and index_*)
     index_add, index_add_, index_copy, index_copy_, index_fill, index_fill_, index_put, index_put_,

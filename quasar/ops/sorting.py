@@ -191,6 +191,42 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     return Tensor._wrap(found.reshape(values.shape).astype(np.int32 if out_int32 else np.int64, copy=False))
 
 
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """The bucket of each value of input among the ascending 1-D ``boundaries``:
+    ``boundaries[i-1] < x <= boundaries[i]`` (``right=True``:
+    ``boundaries[i-1] <= x < boundaries[i]``). ``searchsorted`` with the
+    arguments swapped."""
+    if as_tensor(boundaries).ndim != 1:
+        raise ValueError(f"bucketize: boundaries must be 1-D, got shape {as_tensor(boundaries).shape}")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """Collapse each run of equal consecutive elements (slices along ``dim``)
+    to one, keeping their order; the extras as in :func:`unique`. No gradient."""
+    values = input.array
+    if dim is None:
+        rows = values.reshape(-1, 1)
+    else:
+        d = normalize_dim("unique_consecutive", dim, values.ndim)
+        moved = np.moveaxis(values.reshape(values.shape or (1,)), d, 0)
+        rows = moved.reshape(moved.shape[0], -1)
+    starts = np.ones(rows.shape[0], bool)
+    starts[1:] = np.any(rows[1:] != rows[:-1], axis=1)
+    first = np.flatnonzero(starts)
+    if dim is None:
+        result = Tensor._wrap(rows[first, 0].copy())
+    else:
+        result = Tensor._wrap(np.ascontiguousarray(np.moveaxis(moved[first], 0, d)))
+    extras = []
+    if return_inverse:
+        inverse = np.cumsum(starts) - 1
+        extras.append(Tensor._wrap(inverse.reshape(input.shape) if dim is None else inverse))
+    if return_counts:
+        extras.append(Tensor._wrap(np.diff(np.append(first, rows.shape[0])).astype(np.int64)))
+    return (result, *extras) if extras else result
+
+
 # ---------------------------------------------------------------- selection
 
 
@@ -202,7 +238,8 @@ def nonzero(input, *, as_tuple=False):
     """
     values = input.array if isinstance(input, Tensor) else np.asarray(input)
     if as_tuple:
-        return tuple(Tensor._wrap(c.astype(np.int64, copy=False)) for c in np.nonzero(values.reshape(values.shape or (1,))))
+        coordinates = np.nonzero(values.reshape(values.shape or (1,)))
+        return tuple(Tensor._wrap(c.astype(np.int64, copy=False)) for c in coordinates)
     coordinates = np.argwhere(values).astype(np.int64, copy=False)
     return Tensor._wrap(coordinates)
 
