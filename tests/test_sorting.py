@@ -307,3 +307,14 @@ def test_scatter_reduce_kernel_backends_agree(reduce, dtype):
     index = rng.integers(0, 10, 50)
     np.testing.assert_array_equal(qs.backends.compiled.scatter_reduce_flat(base, index, values, reduce),
                                   qs.backends.reference.scatter_reduce_flat(base, index, values, reduce))
+
+
+def test_empty_inputs(on_backend):
+    assert qs.unique(qs.tensor([])).shape == (0,)
+    assert qs.searchsorted(qs.zeros(0), qs.tensor([1.0, 2.0])).tolist() == [0, 0]
+    assert qs.searchsorted(qs.zeros(0, 4), qs.zeros(0, 3)).shape == (0, 3)
+    assert qs.unique(qs.zeros(0, 3), dim=0).shape == (0, 3)
+    assert qs.scatter_add(qs.zeros(3), 0, qs.tensor([], dtype=qs.int64), qs.zeros(0)).tolist() == [0, 0, 0]
+    assert qs.masked_select(qs.zeros(0, 2), qs.tensor([True, False])).shape == (0,)
+    assert qs.kthvalue(qs.zeros(0, 3), 1).values.shape == (0,)
+    assert qs.einsum("ij,jk->ik", qs.zeros(2, 0), qs.zeros(0, 3)).tolist() == [[0.0] * 3] * 2

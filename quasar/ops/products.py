@@ -90,7 +90,7 @@ def _label_sizes(operands, labels):
                 name = "..." if isinstance(label, tuple) else label
                 raise ValueError(f"einsum: subscript {name!r} has size {n} in operand {i} (shape {t.shape}) "
                                  f"but {sizes[label]} elsewhere")
-            sizes[label] = max(sizes.get(label, 1), n) if n != 1 else sizes.get(label, 1)
+            sizes[label] = n if n != 1 else sizes.get(label, 1)  # a size-1 dim broadcasts to any other
     return sizes
 
 

@@ -13,6 +13,7 @@ index the op returns, as PyTorch's does.
 Results that hold indices are int64 and carry no gradient.
 """
 
+import math
 import numbers
 from collections import namedtuple
 
@@ -126,7 +127,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
         if values.ndim == 0:
             values = values.reshape(1)
         moved = np.moveaxis(values, d, 0)
-        rows = moved.reshape(moved.shape[0], -1)
+        rows = moved.reshape(moved.shape[0], math.prod(moved.shape[1:]))
     n = rows.shape[0]
     B = backend()
     order = np.arange(n)
@@ -186,8 +187,12 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         )
     dtype = np.result_type(boundaries, values)
     boundaries, values = boundaries.astype(dtype, copy=False), values.astype(dtype, copy=False)
-    rows = boundaries.reshape(-1, boundaries.shape[-1])
-    found = backend().searchsorted(rows, values.reshape(rows.shape[0], -1), bool(right))
+    if boundaries.ndim == 1:  # one row, searched for every value
+        rows, queries = boundaries.reshape(1, -1), values.reshape(1, -1)
+    else:
+        count = math.prod(boundaries.shape[:-1])
+        rows, queries = boundaries.reshape(count, boundaries.shape[-1]), values.reshape(count, values.shape[-1])
+    found = backend().searchsorted(rows, queries, bool(right))
     return Tensor._wrap(found.reshape(values.shape).astype(np.int32 if out_int32 else np.int64, copy=False))
 
 
@@ -210,7 +215,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     else:
         d = normalize_dim("unique_consecutive", dim, values.ndim)
         moved = np.moveaxis(values.reshape(values.shape or (1,)), d, 0)
-        rows = moved.reshape(moved.shape[0], -1)
+        rows = moved.reshape(moved.shape[0], math.prod(moved.shape[1:]))
     starts = np.ones(rows.shape[0], bool)
     starts[1:] = np.any(rows[1:] != rows[:-1], axis=1)
     first = np.flatnonzero(starts)
