@@ -213,6 +213,11 @@ def _mask_at(shape, positions):
     return mask.reshape(shape)
 
 
+def _shaped(t, shape):
+    """t in ``shape`` (a differentiable reshape only when it isn't already)."""
+    return t if t.shape == tuple(shape) else reshape(t, tuple(shape))
+
+
 def _restore(result, input):
     return reshape(result, ()) if input.ndim == 0 else result
 
@@ -250,7 +255,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
         return _restore(masked_fill(x, _mask_at(x.shape, positions), src), input)
     _check_dtype("scatter", input, src)
     x, _, positions = _scatter_args("scatter", input, dim, index, src.shape)
-    return _restore(Scatter.apply(x, _source_part(src.reshape(src.shape or (1,)), positions.shape),
+    return _restore(Scatter.apply(x, _source_part(_shaped(src, src.shape or (1,)), positions.shape),
                                   positions=positions), input)
 
 
@@ -276,7 +281,7 @@ def _scatter_reduce(op, input, dim, index, src, reduce, include_self):
         raise TypeError(f"{op}: src must be a Tensor, got {type(src).__name__}")
     _check_dtype(op, input, src)
     x, _, positions = _scatter_args(op, input, dim, index, src.shape)
-    part = _source_part(src.reshape(src.shape or (1,)), positions.shape)
+    part = _source_part(_shaped(src, src.shape or (1,)), positions.shape)
     return _restore(ScatterReduce.apply(x, part, positions=positions, reduce=reduce,
                                         include_self=bool(include_self)), input)
 
@@ -311,8 +316,8 @@ def index_add(input, dim, index, source, *, alpha=1):
     _, positions = _index_args("index_add", input, dim, index, source.shape)
     if alpha != 1:
         source = source * alpha
-    x = input.reshape(input.shape or (1,))
-    out = ScatterReduce.apply(x, source.reshape(positions.shape), positions=positions, reduce="sum",
+    x = _shaped(input, input.shape or (1,))
+    out = ScatterReduce.apply(x, _shaped(source, positions.shape), positions=positions, reduce="sum",
                               include_self=True)
     return _restore(out, input)
 
@@ -321,8 +326,8 @@ def index_copy(input, dim, index, source):
     """input with the slices at ``index`` along ``dim`` replaced by source's slices."""
     _check_dtype("index_copy", input, source)
     _, positions = _index_args("index_copy", input, dim, index, source.shape)
-    x = input.reshape(input.shape or (1,))
-    return _restore(Scatter.apply(x, source.reshape(positions.shape), positions=positions), input)
+    x = _shaped(input, input.shape or (1,))
+    return _restore(Scatter.apply(x, _shaped(source, positions.shape), positions=positions), input)
 
 
 def index_fill(input, dim, index, value):
