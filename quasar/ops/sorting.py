@@ -15,7 +15,6 @@ Results that hold indices are int64 and carry no gradient.
 """
 
 import math
-import numbers
 from collections import namedtuple
 
 import numpy as np
@@ -24,17 +23,12 @@ from ..autograd import Function
 from ..tensor import Tensor, as_tensor
 from .common import backend, broadcast_shape, normalize_dim
 from .index import IndexSelect, _index_array, _mask_array, getitem, wrap_indices
+from .join import _check_int
 from .shape import broadcast_to, reshape
 
 SortResult = namedtuple("sort", ["values", "indices"])
 TopkResult = namedtuple("topk", ["values", "indices"])
 KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
-
-
-def _check_int(op, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
-    return int(value)
 
 
 class SortedGather(Function):
@@ -137,36 +131,51 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     value occurs. NaNs are all distinct, as in PyTorch. The result is sorted
     whatever ``sorted`` says (PyTorch allows either).
     """
-    values = input.array
-    if dim is None:
-        rows = values.reshape(-1, 1)
-    else:
-        d = normalize_dim("unique", dim, values.ndim)
-        if values.ndim == 0:
-            values = values.reshape(1)
-        moved = np.moveaxis(values, d, 0)
-        rows = moved.reshape(moved.shape[0], math.prod(moved.shape[1:]))
-    n = rows.shape[0]
+    rows, d = _as_rows("unique", input, dim)
     B = backend()
-    order = np.arange(n)
+    order = np.arange(rows.shape[0])
     for column in range(rows.shape[1] - 1, -1, -1):  # lexicographic: stable sorts, last column first
         order = order[B.sort_indices(rows[order, column], 0, False)]
+    return _collapse_runs(input, rows, d, order, return_inverse, return_counts)
+
+
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """Collapse each run of equal consecutive elements (slices along ``dim``)
+    to one, keeping their order; the extras as in :func:`unique`. No gradient."""
+    rows, d = _as_rows("unique_consecutive", input, dim)
+    return _collapse_runs(input, rows, d, np.arange(rows.shape[0]), return_inverse, return_counts)
+
+
+def _as_rows(op, input, dim):
+    """input as a 2-D array with one row per element (dim=None) or per slice
+    along dim; and that dim (None for elements)."""
+    values = input.array
+    if dim is None:
+        return values.reshape(-1, 1), None
+    d = normalize_dim(op, dim, values.ndim)
+    moved = np.moveaxis(values.reshape(values.shape or (1,)), d, 0)
+    return moved.reshape(moved.shape[0], math.prod(moved.shape[1:])), d
+
+
+def _collapse_runs(input, rows, dim, order, return_inverse, return_counts):
+    """Keep the first row of each run of equal rows in ``rows[order]``; the
+    inverse maps every original row to its run, the counts are run lengths."""
     ordered = rows[order]
-    starts = np.ones(n, bool)
+    starts = np.ones(len(order), bool)
     starts[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)  # != keeps NaNs apart
     first = np.flatnonzero(starts)
     if dim is None:
         result = Tensor._wrap(ordered[first, 0].copy())
     else:
-        kept = moved[order[first]]
-        result = Tensor._wrap(np.ascontiguousarray(np.moveaxis(kept, 0, d)))
+        kept = np.moveaxis(input.array.reshape(input.shape or (1,)), dim, 0)[order[first]]
+        result = Tensor._wrap(np.ascontiguousarray(np.moveaxis(kept, 0, dim)))
     extras = []
     if return_inverse:
-        inverse = np.empty(n, np.int64)
+        inverse = np.empty(len(order), np.int64)
         inverse[order] = np.cumsum(starts) - 1
         extras.append(Tensor._wrap(inverse.reshape(input.shape) if dim is None else inverse))
     if return_counts:
-        extras.append(Tensor._wrap(np.diff(np.append(first, n)).astype(np.int64)))
+        extras.append(Tensor._wrap(np.diff(np.append(first, len(order))).astype(np.int64)))
     return (result, *extras) if extras else result
 
 
@@ -222,32 +231,6 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
     if as_tensor(boundaries).ndim != 1:
         raise ValueError(f"bucketize: boundaries must be 1-D, got shape {as_tensor(boundaries).shape}")
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
-
-
-def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
-    """Collapse each run of equal consecutive elements (slices along ``dim``)
-    to one, keeping their order; the extras as in :func:`unique`. No gradient."""
-    values = input.array
-    if dim is None:
-        rows = values.reshape(-1, 1)
-    else:
-        d = normalize_dim("unique_consecutive", dim, values.ndim)
-        moved = np.moveaxis(values.reshape(values.shape or (1,)), d, 0)
-        rows = moved.reshape(moved.shape[0], math.prod(moved.shape[1:]))
-    starts = np.ones(rows.shape[0], bool)
-    starts[1:] = np.any(rows[1:] != rows[:-1], axis=1)
-    first = np.flatnonzero(starts)
-    if dim is None:
-        result = Tensor._wrap(rows[first, 0].copy())
-    else:
-        result = Tensor._wrap(np.ascontiguousarray(np.moveaxis(moved[first], 0, d)))
-    extras = []
-    if return_inverse:
-        inverse = np.cumsum(starts) - 1
-        extras.append(Tensor._wrap(inverse.reshape(input.shape) if dim is None else inverse))
-    if return_counts:
-        extras.append(Tensor._wrap(np.diff(np.append(first, rows.shape[0])).astype(np.int64)))
-    return (result, *extras) if extras else result
 
 
 # ---------------------------------------------------------------- selection
