@@ -40,6 +40,11 @@ from . import data, nn, optim  # noqa: F401  (after the ops: they build on them)
 # ``from .ops import *`` brought in the op module ``ops.linalg`` (matmul) as
 # ``linalg``; the public ``quasar.linalg`` is PyTorch's namespace (vector_norm).
 linalg = _importlib.import_module(".linalg", __name__)
+from . import random  # noqa: F401  (part C: qs.random, qs.Generator and the sampling functions)
+from .random import (  # noqa: F401
+    Generator, bernoulli, default_generator, get_rng_state, initial_seed, multinomial, normal, poisson,
+    randperm, seed, set_rng_state,
+)
 from .serialization import load, save  # noqa: F401
 from . import parallel  # noqa: F401  (qs.parallel: thread control, worker_threads, par_*)
 from .parallel import get_num_threads, set_num_threads, show_config  # noqa: F401

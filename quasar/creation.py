@@ -1,16 +1,16 @@
 """Making tensors: from data, and the usual factories.
 
 Floats default to float32 (PyTorch's default; ``quasar.set_default_dtype``
-changes it); pass ``dtype=quasar.float64`` for double precision. Random factories draw from one generator seeded by
-``manual_seed``.
+changes it); pass ``dtype=quasar.float64`` for double precision. Random
+factories draw from ``generator=`` (a ``quasar.Generator``) or from the
+default generator that ``manual_seed`` seeds (see ``quasar/random.py``).
 """
 
 import numpy as np
 
+from . import random as _random
 from .dtypes import checked_cast, get_default_dtype, scalar_dtype
 from .tensor import Tensor, _to_array
-
-_rng = np.random.default_rng()
 
 
 def tensor(data, dtype=None, requires_grad=False):
@@ -129,28 +129,44 @@ def eye(n, m=None, dtype=None, requires_grad=False):
 
 
 def manual_seed(seed):
-    """Seed the generator behind rand, randn, randint and the nn initialisers."""
-    global _rng
-    _rng = np.random.default_rng(seed)
+    """Seed the default generator behind rand, randn, randint, the nn
+    initialisers, dropout and DataLoader. Returns the generator."""
+    return _random.manual_seed(seed)
 
 
 def generator():
-    """The random generator quasar draws from (a numpy.random.Generator)."""
-    return _rng
+    """The NumPy generator behind quasar's default generator (a numpy.random.Generator)."""
+    return _random.default_generator.numpy
 
 
-def rand(*shape, dtype=None, requires_grad=False):
+def rand(*shape, generator=None, dtype=None, requires_grad=False):
     """Uniform samples in [0, 1)."""
-    return _factory("rand", lambda s, d: _rng.random(s, dtype=d), shape, dtype, requires_grad)
+    rng = _random.numpy_generator("rand", generator)
+    return _factory("rand", lambda s, d: rng.random(s, dtype=d), shape, dtype, requires_grad)
 
 
-def randn(*shape, dtype=None, requires_grad=False):
+def randn(*shape, generator=None, dtype=None, requires_grad=False):
     """Standard normal samples."""
-    return _factory("randn", lambda s, d: _rng.standard_normal(s, dtype=d), shape, dtype, requires_grad)
+    rng = _random.numpy_generator("randn", generator)
+    return _factory("randn", lambda s, d: rng.standard_normal(s, dtype=d), shape, dtype, requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=np.int64):
-    """Integers in [low, high) (or [0, low) when high is omitted)."""
+def randint(low=None, high=None, size=None, *, generator=None, dtype=np.int64, requires_grad=False):
+    """Integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``
+    as in PyTorch, or by keyword (``randint(high=5, size=(2,))``); without a
+    size, a 0-d tensor."""
+    if isinstance(high, (tuple, list)) and size is None:  # randint(high, size)
+        low, high, size = 0, low, high
     if high is None:
+        if low is None:
+            raise TypeError("randint: missing the upper bound high")
         low, high = 0, low
-    return Tensor._wrap(_rng.integers(low, high, size=size, dtype=dtype))
+    if low is None:
+        low = 0
+    if size is None:
+        size = ()
+    if low >= high:
+        raise ValueError(f"randint: expects low < high, got low={low}, high={high}")
+    rng = _random.numpy_generator("randint", generator)
+    return _factory("randint", lambda s, d: rng.integers(low, high, size=s, dtype=d), (size,), dtype or np.int64,
+                    requires_grad)

@@ -474,3 +474,19 @@ for _name in (
     "any all count_nonzero nansum nanmean aminmax median cumprod cummax cummin logcumsumexp"
 ).split():
     setattr(Tensor, _name, getattr(ops, _name))
+# part C: sorting, selection, scatter, shape, products and random (a block of its own to ease merging)
+for _name in (
+    "sort argsort msort topk kthvalue unique unique_consecutive nonzero argwhere masked_select take "
+    "scatter scatter_ scatter_add scatter_add_ scatter_reduce scatter_reduce_ "
+    "index_add index_add_ index_copy index_copy_ index_fill index_fill_ index_put index_put_ "
+    "unflatten movedim moveaxis swapaxes swapdims diagonal diag diag_embed trace tensor_split unbind select "
+    "repeat_interleave addmm baddbmm"
+).split():
+    setattr(Tensor, _name, getattr(ops, _name))
+Tensor.unfold = ops.layout.unfold
+from . import random as _random  # noqa: E402
+
+for _name in "uniform_ normal_ bernoulli_ exponential_ random_".split():
+    setattr(Tensor, _name, getattr(_random, _name))
+Tensor.bernoulli = _random.bernoulli
+Tensor.multinomial = _random.multinomial

@@ -39,3 +39,17 @@ from .reductions import (  # noqa: F401  (part B: reductions and scans)
     all, aminmax, any, count_nonzero, cummax, cummin, cumprod, logcumsumexp, median, nanmean, nansum,
     std_mean, var_mean, vector_norm,
 )
+from .sorting import (  # noqa: F401  (part C: sorting and selection)
+    argsort, argwhere, bucketize, kthvalue, masked_select, msort, nonzero, searchsorted, sort, take, topk, unique,
+    unique_consecutive,
+)
+from .scatter import (  # noqa: F401  (part C: scatter and index_*)
+    index_add, index_add_, index_copy, index_copy_, index_fill, index_fill_, index_put, index_put_,
+    scatter, scatter_, scatter_add, scatter_add_, scatter_reduce, scatter_reduce_,
+)
+from .layout import (  # noqa: F401  (part C: more shape ops; Tensor.unfold is a method only)
+    atleast_1d, atleast_2d, atleast_3d, diag, diag_embed, diagonal, dstack, hstack, meshgrid, moveaxis,
+    movedim, repeat_interleave, row_stack, select, swapaxes, swapdims, tensor_split, trace, unbind, unflatten,
+    vstack,
+)
+from .products import addmm, baddbmm, einsum, tensordot  # noqa: F401  (part C: products)

@@ -494,9 +494,14 @@ class Where(Function):
         return ga, gb
 
 
-def where(cond, a, b):
+def where(cond, a=None, b=None):
     """a where cond is True, else b (all three broadcast; a and b may be Python
-    numbers); differentiable in a and b."""
+    numbers); differentiable in a and b. ``where(cond)`` alone is
+    ``nonzero(cond, as_tuple=True)``."""
+    if a is None and b is None:
+        from .sorting import nonzero  # sorting builds on index, which builds on this module
+
+        return nonzero(cond, as_tuple=True)
     cond = cond.array if isinstance(cond, Tensor) else np.asarray(cond)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
