@@ -71,3 +71,12 @@ def test_seeded_and_validated():
         init.ones_(qs.zeros(3, dtype=qs.int64))
     with pytest.raises(TypeError, match="Tensor"):
         init.ones_(np.zeros(3))
+
+
+def test_generator_keyword():
+    g = qs.Generator().manual_seed(5)
+    a = init.normal_(qs.zeros(4), generator=g).numpy().copy()
+    g.manual_seed(5)
+    np.testing.assert_array_equal(init.normal_(qs.zeros(4), generator=g).numpy(), a)
+    with pytest.raises(TypeError, match="Generator"):
+        init.uniform_(qs.zeros(2), generator=np.random.default_rng(0))

@@ -106,7 +106,7 @@ def test_sampler_argument_errors():
 
 def test_in_place_fills_follow_the_leaf_rule_and_bump_the_version():
     weight = qs.zeros(3, 2, requires_grad=True)
-    with pytest.raises(RuntimeError, match="normal_: a leaf tensor that requires grad"):
+    with pytest.raises(RuntimeError, match="normal_: a leaf Variable that requires grad"):
         weight.normal_(0, 0.02)
     weight.data.normal_(0, 0.02)  # the PyTorch habit: .data is a leaf without grad, sharing memory
     assert weight.detach().numpy().std() > 0

@@ -247,7 +247,7 @@ def test_index_ops(on_backend):
 
 def test_in_place_scatters_follow_the_leaf_rule():
     w = qs.zeros(2, 2, requires_grad=True)
-    with pytest.raises(RuntimeError, match="index_fill_: a leaf tensor that requires grad"):
+    with pytest.raises(RuntimeError, match="index_fill_: a leaf Variable that requires grad"):
         w.index_fill_(0, qs.tensor([0]), 1.0)
     with qs.no_grad():
         w.index_fill_(0, qs.tensor([0]), 1.0)

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .. import creation
+from .. import random as _random
 from ..tensor import Tensor
 
 
@@ -75,13 +75,13 @@ def _fan(tensor, mode):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with U(a, b)."""
-    rng = generator or creation.generator()
+    rng = _random.numpy_generator("uniform_", generator)
     return _fill(tensor, rng.uniform(a, b, tensor.shape), "uniform_")
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std^2)."""
-    rng = generator or creation.generator()
+    rng = _random.numpy_generator("normal_", generator)
     return _fill(tensor, rng.normal(mean, std, tensor.shape), "normal_")
 
 
@@ -89,7 +89,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with N(mean, std^2) restricted to [a, b] (redrawing values outside it)."""
     if not a < b:
         raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
-    rng = generator or creation.generator()
+    rng = _random.numpy_generator("trunc_normal_", generator)
     values = rng.normal(mean, std, tensor.shape)
     outside = (values < a) | (values > b)
     while outside.any():  # rejection sampling: exact, and quick unless [a, b] is far in a tail
@@ -159,7 +159,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    rng = generator or creation.generator()
+    rng = _random.numpy_generator("orthogonal_", generator)
     flat = rng.standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T
