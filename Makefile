@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: build test demo examples bench bench-quick lint clean
+.PHONY: build test conformance demo examples bench bench-quick lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ build: $(VENV)/.deps
 ## test: the whole suite (builds first)
 test: build $(VENV)/.examples
 	$(PY) -m pytest -q tests
+
+# PyTorch's CPU build, for the conformance suite only (make test never needs it)
+$(VENV)/.torch: $(VENV)/.deps
+	$(PIP) install "torch==2.13.0"
+	touch $@
+
+## conformance: every op-table entry and PyTorch's semantics, compared with PyTorch 2.13 (CPU)
+conformance: build $(VENV)/.torch
+	$(PY) -m pytest -q -p no:cacheprovider conformance
 
 ## demo: train an MLP on handwritten digits, with a progress bar and a plot
 demo: build $(VENV)/.examples
