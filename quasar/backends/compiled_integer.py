@@ -113,6 +113,11 @@ def int_sum(x, axes, keepdims=False):
     return _array(np.sum(x, axis=axes, dtype=np.int64, keepdims=keepdims))
 
 
+def int_prod(x, axes, keepdims=False):
+    """Product over axes in int64 (bools and narrower ints widen), as PyTorch's prod of integers."""
+    return _array(np.prod(x, axis=axes, dtype=np.int64, keepdims=keepdims))
+
+
 def int_max(x, axes, keepdims=False):
     """Largest value over axes, in x's dtype. The op layer rejects empty reductions."""
     return _array(np.max(x, axis=axes, keepdims=keepdims))

@@ -156,6 +156,17 @@ def int_sum(x, axes, keepdims=False):
     return _reduce(x, axes, keepdims, lambda row: sum(int(v) for v in row), np.dtype(np.int64))
 
 
+def int_prod(x, axes, keepdims=False):
+    """Product over axes in int64 (wrapping like C on overflow)."""
+    def product(row):
+        total = 1
+        for v in row:
+            total = (total * int(v) + 2**63) % 2**64 - 2**63  # int64 wrap-around
+        return total
+
+    return _reduce(x, axes, keepdims, product, np.dtype(np.int64))
+
+
 def int_max(x, axes, keepdims=False):
     return _reduce(x, axes, keepdims, max, x.dtype)
 

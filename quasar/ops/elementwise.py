@@ -178,6 +178,8 @@ def integer_binary(op, kernel, a, b):
         raise TypeError(
             f"{op}: subtraction of two bool tensors is not supported; use the ^ operator or logical_xor"
         )
+    if a.array.dtype == np.bool_ and op in _NONZERO_DIVISOR:
+        raise TypeError(f"{op}: not implemented for bool tensors (as PyTorch); convert with .long() first")
     if op in _NONZERO_DIVISOR and (b.array == 0).any():
         raise IntegerDivisionByZero(f"{op}: integer division by zero (shapes {a.shape} and {b.shape})")
     return Tensor._wrap(getattr(backend(), kernel)(a.array, b.array))
@@ -391,7 +393,13 @@ neg = _unary(Neg, "neg", "-x.", _integer_neg)
 exp = _unary(Exp, "exp", "e ** x.")
 log = _unary(Log, "log", "Natural logarithm (nan below 0, -inf at 0).")
 sqrt = _unary(Sqrt, "sqrt", "Square root (nan below 0).")
-abs = _unary(Abs, "abs", "|x|; its gradient at 0 is 0.", lambda x: Tensor._wrap(backend().int_abs(x.array)))
+def _integer_abs(x):
+    if x.array.dtype == np.bool_:
+        raise TypeError("abs: not implemented for bool tensors (as PyTorch)")
+    return Tensor._wrap(backend().int_abs(x.array))
+
+
+abs = _unary(Abs, "abs", "|x|; its gradient at 0 is 0.", _integer_abs)
 tanh = _unary(Tanh, "tanh", "Hyperbolic tangent.")
 sigmoid = _unary(Sigmoid, "sigmoid", "1 / (1 + e ** -x), stable for large |x|.")
 relu = _unary(Relu, "relu", "max(x, 0); NaN stays NaN; its gradient at 0 is 0.", lambda x: maximum(x, 0))
@@ -432,6 +440,9 @@ def pow(a, b):
     a, b = tensor_pair("pow", a, b)
     if a.array.dtype in FLOATS:
         return Pow.apply(a, b)
+    if a.array.dtype == np.bool_:  # PyTorch keeps bool: a ** b is a or not b
+        B = backend()
+        return Tensor._wrap(B.bitwise_or(a.array, B.bitwise_not(b.array)))
     if (b.array < 0).any():
         raise ValueError("pow: integers to negative integer powers are not allowed")
     return Tensor._wrap(backend().int_pow(a.array, b.array))

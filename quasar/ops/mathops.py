@@ -81,9 +81,9 @@ class Var(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
-        out, centered, ctx.scale = _variance(x, axes, keepdim, correction)
+        variance, centered, ctx.scale = _variance(x, axes, keepdim, correction)
         ctx.centered, ctx.axes, ctx.keepdim = centered, axes, keepdim
-        return out
+        return variance.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -101,7 +101,8 @@ class Std(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
         variance, centered, ctx.scale = _variance(x, axes, keepdim, correction)
-        out = backend().sqrt(variance)
+        # the root in float64 too: a float32 variance past 3.4e38 still has a float32 std
+        out = backend().sqrt(variance).astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
         ctx.centered, ctx.axes, ctx.keepdim = centered, axes, keepdim
         return out
@@ -120,7 +121,7 @@ class Std(Function):
 
 
 def _variance(x, axes, keepdim, correction):
-    """(variance, centered x in x's dtype, 1 / dof) for Var and Std; computed in float64."""
+    """(variance in float64, centered x in x's dtype, 1 / dof) for Var and Std."""
     B = backend()
     wide = x if x.dtype == np.float64 else x.astype(np.float64)
     count = math.prod(x.shape[a] for a in axes)
@@ -135,7 +136,7 @@ def _variance(x, axes, keepdim, correction):
         scale = math.nan
         zero = _const(0, wide.dtype)
         out = B.where(B.eq(squares, zero), _const(math.nan, wide.dtype), _const(math.inf, wide.dtype))
-    return out.astype(x.dtype, copy=False), centered.astype(x.dtype, copy=False), scale
+    return out, centered.astype(x.dtype, copy=False), scale
 
 
 def _var_args(op, x, dim, correction, unbiased):
@@ -260,7 +261,11 @@ class Prod(Function):
 
 
 def prod(x, dim=None, keepdim=False):
-    """Product of the elements along ``dim`` (an int), or of all of them (None)."""
+    """Product of the elements along ``dim`` (an int), or of all of them (None).
+    Integer and bool tensors give int64 (no gradient), as in PyTorch."""
+    if isinstance(x, Tensor) and x.array.dtype.kind in "iub":
+        axes = tuple(range(x.ndim)) if dim is None else (normalize_dim("prod", dim, x.ndim),) if x.ndim else ()
+        return Tensor._wrap(backend().int_prod(x.array, axes, bool(keepdim)))
     _float_input("prod", x)
     if dim is None:
         total = Prod.apply(reshape(x, -1), axis=0, keepdim=False)
