@@ -19,7 +19,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import FLOATS, backend, normalize_dim, normalize_dims
+from .common import FLOATS, backend, check_allocation, normalize_dim, normalize_dims
 from .index import MaskedFill, getitem
 from .shape import reshape, unsqueeze
 
@@ -198,6 +198,7 @@ def _tile(op, x, reps):
     if any(r < 0 for r in reps):
         raise ValueError(f"{op}: repeats must be non-negative, got {reps}")
     lead = len(reps) - x.ndim
+    check_allocation(op, tuple(r * n for r, n in zip(reps, (1,) * lead + x.shape)), x.dtype)
     if lead:
         x = reshape(x, (1,) * lead + x.shape)  # missing leading dims have size 1
     return Tile.apply(x, reps=reps)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import backend, keepdim_shape, normalize_dim, normalize_dims, require_float
+from .common import backend, keepdim_shape, normalize_dim, normalize_dims, require_bool, require_float
 from .elementwise import abs, ne, pow, sqrt
 from .reduce import amax, amin, sum
 from .shape import reshape
@@ -64,6 +64,7 @@ def logsumexp(x, dim=None, keepdim=False):
     An empty reduction gives -inf, as in PyTorch.
     """
     _float_input("logsumexp", x)
+    require_bool("logsumexp", "keepdim", keepdim)
     axes = normalize_dims("logsumexp", dim, x.ndim)
     return LogSumExp.apply(x, axes=axes, keepdim=bool(keepdim))
 
@@ -107,6 +108,7 @@ def var(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
     population variance; ``unbiased=True/False`` is the older spelling of 1/0.
     """
     _float_input("var", x)
+    require_bool("var", "keepdim", keepdim)
     if unbiased is not None:
         correction = 1 if unbiased else 0
     if isinstance(correction, bool) or not isinstance(correction, numbers.Real):
@@ -156,6 +158,7 @@ def norm(x, p=2, dim=None, keepdim=False):
     zero vector, as in PyTorch.
     """
     _float_input("norm", x)
+    require_bool("norm", "keepdim", keepdim)
     if p == "fro":
         p = 2
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or (p < 0 and p != -math.inf):
@@ -198,6 +201,7 @@ class Prod(Function):
 def prod(x, dim=None, keepdim=False):
     """Product of the elements along ``dim`` (an int), or of all of them (None)."""
     _float_input("prod", x)
+    require_bool("prod", "keepdim", keepdim)
     if dim is None:
         total = Prod.apply(reshape(x, -1), axis=0, keepdim=False)
         return reshape(total, (1,) * x.ndim) if keepdim else total
@@ -235,6 +239,7 @@ def cumsum(x, dim):
 def _arg_extreme(op, x, dim, keepdim):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    require_bool(op, "keepdim", keepdim)
     kernel = getattr(backend(), op)
     if dim is None:
         if x.array.size == 0:

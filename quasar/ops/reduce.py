@@ -12,7 +12,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import backend, keepdim_shape, normalize_dims, require_float
+from .common import backend, keepdim_shape, normalize_dims, require_bool, require_float
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -25,6 +25,9 @@ def _reduction_args(op, x, dim, keepdim, axis, keepdims):
         if dim is not None:
             raise TypeError(f"{op}: pass dim or axis, not both")
         dim = axis
+    if type(keepdim) is not bool or type(keepdims) is not bool:
+        require_bool(op, "keepdim", keepdim)
+        require_bool(op, "keepdims", keepdims)
     keepdim = bool(keepdim or keepdims)
     return normalize_dims(op, dim, x.array.ndim), keepdim
 
