@@ -21,9 +21,17 @@ def is_float(dtype):
     return dtype in FLOATS
 
 
+def require_tensor(op, x):
+    """Raise TypeError unless x is a Tensor (as PyTorch does), rather than fail on a missing attribute."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: argument 'input' must be a Tensor, not {type(x).__name__}")
+
+
 def require_float(op, *tensors):
-    """Raise TypeError unless every tensor is float32/float64."""
+    """Raise TypeError unless every tensor is a float32/float64 Tensor."""
     for t in tensors:
+        if not isinstance(t, Tensor):
+            require_tensor(op, t)
         if t.array.dtype not in FLOATS:
             raise TypeError(
                 f"{op}: expected a float32/float64 tensor, got {t.array.dtype} "

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
-from .common import FLOATS, broadcast_shape, reduce_to_shape, require_float
+from .common import FLOATS, broadcast_shape, reduce_to_shape, require_float, require_tensor
 from .elementwise import add, clamp, div, mul, sub, where
 from .index import _mask_array, masked_fill, normalize_key
 
@@ -132,6 +132,7 @@ def _operand(op, t, other):
 
 
 def _arithmetic(op, t, other, combine):
+    require_tensor(op, t)
     other = _operand(op, t, other)
 
     def compute(old):
@@ -200,6 +201,7 @@ def zero_(t):
 def copy_(t, src):
     """Copy ``src`` (broadcast to t's shape, cast to t's dtype) into t; returns t.
     The gradient flows to src; t's old values get none."""
+    require_tensor("copy_", t)
     src = Tensor._wrap(np.asarray(src)) if not isinstance(src, Tensor) else src
     if broadcast_shape("copy_", t.shape, src.shape) != t.shape:
         raise RuntimeError(f"copy_: source of shape {src.shape} cannot be broadcast to the tensor's shape {t.shape}")
