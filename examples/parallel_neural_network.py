@@ -86,8 +86,11 @@ def compare_one_thread_with_all():
     elementwise_sizes = [100_000, 1_000_000] if FAST else [1_000_000, 16_000_000]
     matmul_sides = [128, 256] if FAST else [1000, 2000]  # 1e6 and 4e6 elements per matrix
     repeats = 3 if FAST else 7
+    load, cores = load_average(), parallel.usable_cores()
     print(f"\nlarge tensors (float32), 1 thread vs {all_threads}; medians of {repeats} runs, "
-          f"load average {load_average() or 0:.1f} on {parallel.usable_cores()} cores")
+          f"load average {'unknown' if load is None else f'{load:.1f}'} on {cores} cores")
+    if load is not None and load > cores:
+        print("the machine is busy: these speedups are unreliable")
     print(f"{'op':<8}{'elements':>12}{'1 thread':>12}{f'{all_threads} threads':>12}{'speedup':>10}")
     shapes = [(n,) for n in elementwise_sizes] + [(side, side) for side in matmul_sides]
     for shape in shapes:

@@ -30,9 +30,12 @@ def require_tensor(op, x):
 def require_float(op, *tensors):
     """Raise TypeError unless every tensor is a float32/float64 Tensor."""
     for t in tensors:
-        if not isinstance(t, Tensor):
+        try:
+            is_float_tensor = t.array.dtype in FLOATS
+        except AttributeError:  # not a Tensor: checked below, at no cost on the normal path
+            is_float_tensor = False
+        if not is_float_tensor:
             require_tensor(op, t)
-        if t.array.dtype not in FLOATS:
             raise TypeError(
                 f"{op}: expected a float32/float64 tensor, got {t.array.dtype} "
                 f"(shape {t.shape}); convert with .float() or .double()"
