@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from .ops.common import check_allocation
+from .ops.common import check_allocation, require_tensor
 from .tensor import Tensor, _to_array
 
 DEFAULT_FLOAT = np.dtype(np.float32)
@@ -63,23 +63,18 @@ def empty(*shape, dtype=None, requires_grad=False):
     return _factory("empty", np.empty, shape, dtype, requires_grad)
 
 
-def _require_tensor(op, t):
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{op}: argument 'input' must be a Tensor, not {type(t).__name__}")
-
-
 def zeros_like(t, dtype=None, requires_grad=False):
-    _require_tensor("zeros_like", t)
+    require_tensor("zeros_like", t)
     return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False):
-    _require_tensor("ones_like", t)
+    require_tensor("ones_like", t)
     return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, requires_grad=False):
-    _require_tensor("full_like", t)
+    require_tensor("full_like", t)
     return full(t.shape, fill_value, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
