@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: build test conformance demo examples bench bench-quick lint clean
+.PHONY: build test conformance demo examples bench bench-quick fuzz soak lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,20 @@ bench: build
 
 bench-quick: build
 	$(PY) benchmarks/run.py --quick
+
+## fuzz: the random-graph differential test (tests/test_fuzz_graphs.py), many graphs from a fresh seed
+FUZZ_EXAMPLES ?= 2000
+fuzz: build
+	@seed=$${QUASAR_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "fuzzing $(FUZZ_EXAMPLES) random graphs with seed $$seed"; \
+	QUASAR_FUZZ_SEED=$$seed QUASAR_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q tests/test_fuzz_graphs.py \
+		--hypothesis-seed=$$seed || { \
+	echo "fuzz FAILED. Replay this run:  make fuzz QUASAR_FUZZ_SEED=$$seed FUZZ_EXAMPLES=$(FUZZ_EXAMPLES)"; \
+	echo "or paste the @reproduce_failure(...) line above onto the test to replay the one failing graph"; exit 1; }
+
+## soak: 10,000 training steps with flat memory, kept graphs freed on del, 200,000-op chains (minutes)
+soak: build
+	$(PY) tests/soak.py
 
 lint: $(VENV)/.deps
 	$(PIP) install ruff && $(VENV)/bin/ruff check quasar tests examples benchmarks

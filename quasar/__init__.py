@@ -45,7 +45,7 @@ from .random import (  # noqa: F401
     Generator, bernoulli, default_generator, get_rng_state, initial_seed, multinomial, normal, poisson,
     randperm, seed, set_rng_state,
 )
-from .serialization import load, save  # noqa: F401
+from .serialization import CheckpointError, load, save  # noqa: F401
 from . import parallel  # noqa: F401  (qs.parallel: thread control, worker_threads, par_*)
 from .parallel import get_num_threads, set_num_threads, show_config  # noqa: F401
 

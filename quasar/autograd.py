@@ -49,6 +49,8 @@ def is_grad_enabled():
 
 
 def set_grad_enabled(mode):
+    if not isinstance(mode, (bool, np.bool_)):
+        raise TypeError(f"set_grad_enabled: argument 'mode' must be bool, not {type(mode).__name__}")
     _grad.enabled = bool(mode)
 
 
@@ -195,7 +197,7 @@ class Function:
             out_data = np.asarray(out_data)
         out = _new_tensor(Tensor)  # Tensor._wrap(out_data), inlined: this runs for every op
         out.array = out_data
-        out.grad = out.grad_fn = None
+        out._grad = out.grad_fn = None  # the slot: .grad's setter validates, and this runs on every op
         out.requires_grad = out._is_view = False
         out._version = [0]
         if _grad.enabled:

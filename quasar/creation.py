@@ -6,10 +6,13 @@ factories draw from ``generator=`` (a ``quasar.Generator``) or from the
 default generator that ``manual_seed`` seeds (see ``quasar/random.py``).
 """
 
+import numbers
+
 import numpy as np
 
 from . import random as _random
 from .dtypes import checked_cast, get_default_dtype, scalar_dtype
+from .ops.common import check_allocation, require_tensor
 from .tensor import Tensor, _to_array
 
 
@@ -36,8 +39,9 @@ def _factory(op, make, shape, dtype, requires_grad):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"{op}: sizes must be non-negative ints, got {shape}")
     dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+    check_allocation(op, shape, dtype)
     t = Tensor._wrap(_to_array(make(tuple(shape), dtype), dtype, copy=False, op=op))
-    return t.requires_grad_(True) if requires_grad else t
+    return t.requires_grad_(requires_grad) if requires_grad is not False else t
 
 
 def zeros(*shape, dtype=None, requires_grad=False):
@@ -51,6 +55,10 @@ def ones(*shape, dtype=None, requires_grad=False):
 def full(shape, fill_value, dtype=None, requires_grad=False):
     """A tensor of ``shape`` filled with ``fill_value``. The dtype follows the
     value as in PyTorch: bool -> bool, int -> int64, float -> the default dtype."""
+    if isinstance(fill_value, Tensor) and fill_value.numel() == 1:
+        fill_value = fill_value.item()
+    if not isinstance(fill_value, numbers.Real):  # None would silently become NaN, 'x' a NumPy error
+        raise TypeError(f"full: argument 'fill_value' must be a real number, not {type(fill_value).__name__}")
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
@@ -66,14 +74,17 @@ def empty(*shape, dtype=None, requires_grad=False):
 
 
 def zeros_like(t, dtype=None, requires_grad=False):
+    require_tensor("zeros_like", t)
     return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False):
+    require_tensor("ones_like", t)
     return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, requires_grad=False):
+    require_tensor("full_like", t)
     return full(t.shape, fill_value, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
@@ -107,11 +118,15 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     """Evenly spaced values in [start, end). Integer arguments give int64, as in PyTorch."""
     if end is None:
         start, end = 0, start
+    for name, value in (("start", start), ("end", end), ("step", step)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"arange: argument '{name}' must be a real number, not {type(value).__name__}")
     if step == 0:
         raise ValueError("arange: step must be non-zero")
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = np.int64 if ints else get_default_dtype()
+    check_allocation("arange", (max(0, int(np.ceil((end - start) / step))),), dtype)
     data = np.arange(start, end, step, dtype=dtype)
     return Tensor(data, requires_grad=requires_grad)
 
@@ -119,7 +134,10 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
 def linspace(start, end, steps, dtype=None, requires_grad=False):
     """``steps`` evenly spaced values from start to end (both included). Computed
     in float64; an integer dtype truncates toward zero, as PyTorch does."""
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
     dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+    check_allocation("linspace", (steps,), dtype)
     values = checked_cast(np.linspace(start, end, steps, dtype=np.float64), dtype, "linspace")
     return Tensor(values, requires_grad=requires_grad)
 
@@ -165,8 +183,16 @@ def randint(low=None, high=None, size=None, *, generator=None, dtype=np.int64, r
         low = 0
     if size is None:
         size = ()
+    for name, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"randint: argument '{name}' must be an int, not {type(value).__name__}")
     if low >= high:
-        raise ValueError(f"randint: expects low < high, got low={low}, high={high}")
+        raise RuntimeError(f"randint: expects low < high, got low={low}, high={high}")
+    size = (size,) if isinstance(size, numbers.Integral) else tuple(size)
+    for n in size:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+            raise ValueError(f"randint: sizes must be non-negative ints, got {size}")
+    dtype = np.int64 if dtype is None else dtype
+    check_allocation("randint", size, dtype)
     rng = _random.numpy_generator("randint", generator)
-    return _factory("randint", lambda s, d: rng.integers(low, high, size=s, dtype=d), (size,), dtype or np.int64,
-                    requires_grad)
+    return _factory("randint", lambda s, d: rng.integers(low, high, size=s, dtype=d), (size,), dtype, requires_grad)

@@ -49,6 +49,10 @@ class Optimizer:
     def add_param_group(self, group):
         """Add ``{"params": [...], **hyperparameters}``; missing hyperparameters come from the defaults."""
         name = type(self).__name__
+        if not isinstance(group, dict):
+            raise TypeError(f"{name}: a param group must be a dict, got {type(group).__name__}")
+        if "params" not in group:  # KeyError, as in PyTorch, but saying which key and where
+            raise KeyError(f"{name}: a param group must have a 'params' entry; this one has keys {sorted(map(str, group))}")
         params = group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
         seen = {id(p) for g in self.param_groups for p in g["params"]}

@@ -85,19 +85,19 @@ class Tensor:
     same as ``quasar.tensor``.
     """
 
-    __slots__ = ("array", "grad", "grad_fn", "requires_grad", "_version", "_is_view", "__weakref__")
+    __slots__ = ("array", "_grad", "grad_fn", "requires_grad", "_version", "_is_view", "__weakref__")
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
     __hash__ = object.__hash__  # identity: two equal-valued leaves are distinct keys
 
     def __init__(self, data, dtype=None, requires_grad=False):
         self.array = _to_array(data, dtype)
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self.requires_grad = False
         self._version = [0]
         self._is_view = False
-        if requires_grad:
-            self.requires_grad_(True)
+        if requires_grad is not False:
+            self.requires_grad_(requires_grad)
 
     @classmethod
     def _wrap(cls, array, version=None):
@@ -105,7 +105,7 @@ class Tensor:
         every op's output takes. ``version`` shares a view's counter with its base."""
         t = object.__new__(cls)
         t.array = array
-        t.grad = None
+        t._grad = None
         t.grad_fn = None
         t.requires_grad = False
         t._version = [0] if version is None else version
@@ -113,6 +113,32 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------ properties
+    @property
+    def grad(self):
+        """dL/d(self) as a Tensor of self's shape and dtype, or None until backward fills it."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        """``p.grad = g`` checks g as PyTorch does, so a wrong one fails here, not in ``opt.step()``."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"grad: assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}; wrap arrays with qs.tensor() or qs.from_numpy()"
+                )
+            if value.array.dtype != self.array.dtype:
+                raise RuntimeError(
+                    f"grad: assigned grad has data of a different type ({value.array.dtype}) "
+                    f"than the tensor ({self.array.dtype})"
+                )
+            if value.array.shape != self.array.shape:
+                raise RuntimeError(
+                    f"grad: assigned grad has data of a different size (shape {value.array.shape}) "
+                    f"than the tensor (shape {self.array.shape})"
+                )
+        self._grad = value
+
     @property
     def data(self):
         """PyTorch's ``.data``: the same memory as a Tensor cut from the graph.
@@ -257,6 +283,10 @@ class Tensor:
     # ------------------------------------------------------------ autograd
     def requires_grad_(self, requires_grad=True):
         """Mark a leaf as needing gradients (in place); returns self."""
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(
+                f"requires_grad_: argument 'requires_grad' must be bool, not {type(requires_grad).__name__}"
+            )
         if requires_grad and self.array.dtype.kind != "f":
             raise RuntimeError(
                 f"requires_grad: only float tensors can require gradients, got dtype {self.array.dtype}"
@@ -302,7 +332,13 @@ class Tensor:
             grad = np.ones(self.array.shape, dtype=self.array.dtype)
         else:
             # no copy: backward never writes into it, and a leaf that would keep it copies it
-            grad = np.asarray(gradient.array if isinstance(gradient, Tensor) else gradient, dtype=self.array.dtype)
+            grad = np.asarray(gradient.array if isinstance(gradient, Tensor) else gradient)
+            if grad.dtype.kind not in "fiub":  # casting would drop an imaginary part or fail on text
+                raise (RuntimeError if grad.dtype.kind == "c" else TypeError)(
+                    f"backward: gradient has dtype {grad.dtype} but the tensor is {self.array.dtype}; "
+                    "a real tensor needs a real gradient"
+                )
+            grad = grad.astype(self.array.dtype, copy=False)
             if grad.shape != self.array.shape:
                 raise ValueError(
                     f"backward: gradient has shape {grad.shape} but the tensor has shape {self.shape}"

@@ -71,3 +71,132 @@ def test_awkward_inputs_raise_instead_of_crashing():
     done = subprocess.run([sys.executable, "-c", FUZZ], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, f"the interpreter died (code {done.returncode}):\n{done.stderr[-3000:]}"
     assert done.stdout.startswith("survived"), done.stdout
+
+
+# ---------------------------------------------------------------- the bad-input corpus
+# Every public function, method and class called with wrong types, shapes,
+# dims, dtypes and sizes, in a child process. A call may succeed (some
+# accept None as a dim, say); if it fails, it must be a Python exception with
+# a message: never a signal, a hang (the timeout), a MemoryError (a size
+# checked too late), or an AttributeError/RecursionError leaking out of
+# quasar's internals instead of naming the argument.
+
+CORPUS = r'''
+import inspect, sys, warnings
+import numpy as np
+import quasar as qs
+import quasar.nn.functional as F
+from quasar import data, nn, optim
+
+warnings.simplefilter("ignore")
+UNCLEAR = (MemoryError, AttributeError, RecursionError, SystemError, UnboundLocalError, NameError)
+problems, calls = [], 0
+
+def attempt(label, call, must_raise=False):
+    global calls
+    calls += 1
+    print(label, flush=True)  # the last line printed names the call, should the process die
+    try:
+        call()
+    except UNCLEAR as exc:
+        problems.append(f"{label}: {type(exc).__name__}: {exc}")
+    except Exception as exc:
+        if not str(exc).strip():
+            problems.append(f"{label}: {type(exc).__name__} without a message")
+    else:
+        if must_raise:
+            problems.append(f"{label}: accepted")
+
+t = qs.randn(3, 4, requires_grad=True)
+BAD = ["x", None, {}, ["a"], object(), 1j, 2**70, -5, 2.5, float("nan"), qs.tensor([1, 2]),
+       qs.zeros(0, 3), np.zeros((2, 2, 2, 2)), (1, "a"), (2**40, 2**40), np.float64(1.5)]
+
+def public(module, prefix, skip=()):
+    for name in sorted(dir(module)):
+        obj = getattr(module, name)
+        if name.startswith("_") or name in skip or not callable(obj) or inspect.ismodule(obj):
+            continue
+        yield f"{prefix}.{name}", obj
+
+# process-wide switches are called with bad values in the explicit list below instead
+switches = {"manual_seed", "set_backend", "set_num_threads", "set_grad_enabled", "show_config", "save", "load",
+            "Tensor", "Function", "no_grad", "enable_grad"}
+callables = (list(public(qs, "qs", switches)) + list(public(F, "F")) + list(public(nn, "nn")) + list(public(optim, "optim"))
+             + list(public(data, "data")) + [(f"Tensor.{n}", getattr(t, n)) for n in sorted(dir(qs.Tensor))
+                                            if not n.startswith("_") and callable(getattr(t, n)) and n != "numpy"])
+for label, fn in callables:
+    for bad in BAD:
+        attempt(f"{label}({bad!r:.40})", lambda: fn(bad))
+        if not label.startswith("Tensor."):
+            attempt(f"{label}(t, {bad!r:.40})", lambda: fn(t, bad))
+            attempt(f"{label}({bad!r:.40}, t)", lambda: fn(bad, t))
+
+p = qs.zeros(3, requires_grad=True)
+def assign_grad(value):
+    p.grad = value
+EXPLICIT = {
+    "p.grad = ndarray": lambda: assign_grad(np.zeros(3)),
+    "p.grad = 'abc'": lambda: assign_grad("abc"),
+    "zeros_like(list)": lambda: qs.zeros_like([1, 2]),
+    "SGD([{'foo': [x]}])": lambda: optim.SGD([{"foo": [p]}], lr=0.1),
+    "SGD([])": lambda: optim.SGD([], lr=0.1),
+    "Adam(lr=-1)": lambda: optim.Adam([p], lr=-1),
+    "ones(2**63)": lambda: qs.ones(2**63),
+    "ones(2**31, 2**31)": lambda: qs.ones(2**31, 2**31),
+    "randn(2**62)": lambda: qs.randn(2**62),
+    "eye(10**7)": lambda: qs.eye(10**7),
+    "arange(10**16)": lambda: qs.arange(10**16),
+    "full((2,), 'x')": lambda: qs.full((2,), "x"),
+    "full((2,), None)": lambda: qs.full((2,), None),
+    "randint(0.5, 10)": lambda: qs.randint(0.5, 10),
+    "requires_grad_('yes')": lambda: qs.zeros(2).requires_grad_("yes"),
+    "sum(keepdim='yes')": lambda: t.sum(keepdim="yes"),
+    "backward(complex)": lambda: (t * 2).backward(np.ones((3, 4)) * 1j),
+    "backward(wrong shape)": lambda: (t * 2).backward(np.ones(3)),
+    "backward twice": lambda: [(loss := (t * 2).sum()).backward(), loss.backward()],
+    "tile(m, (10**7, 10**7))": lambda: qs.tile(t, (10**7, 10**7)),
+    "repeat(10**7, 10**7)": lambda: t.repeat(10**7, 10**7),
+    "tensor(ragged)": lambda: qs.tensor([[1, 2], [3]]),
+    "tensor('abc')": lambda: qs.tensor("abc"),
+    "tensor(object)": lambda: qs.tensor([object()]),
+    "tensor(complex)": lambda: qs.tensor([1j]),
+    "tensor(float16 dtype)": lambda: qs.tensor([1.0], dtype=np.float16),
+    "reshape(5)": lambda: t.reshape(5),
+    "matmul shapes": lambda: t @ t,
+    "sum(dim=5)": lambda: t.sum(dim=5),
+    "t[10]": lambda: t[10],
+    "t[:, 'a']": lambda: t[:, "a"],
+    "cat([])": lambda: qs.cat([]),
+    "cross_entropy target out of range": lambda: F.cross_entropy(t, qs.tensor([0, 1, 9])),
+    "cross_entropy float target": lambda: F.cross_entropy(t, qs.tensor([0.5, 1.0, 2.0])),
+    "Linear(-1, 3)": lambda: nn.Linear(-1, 3),
+    "Linear on the wrong width": lambda: nn.Linear(3, 2)(qs.zeros(2, 4)),
+    "Embedding index out of range": lambda: nn.Embedding(4, 2)(qs.tensor([7])),
+    "load_state_dict(wrong)": lambda: nn.Linear(3, 2).load_state_dict({"weight": 1}),
+    "save to a missing directory": lambda: qs.save({"a": 1}, "/nonexistent-dir/x.npz"),
+    "save a module": lambda: qs.save(nn.Linear(2, 2), "/tmp/never-written.npz"),
+    "load a directory": lambda: qs.load("/"),
+    "load(max_bytes=-1)": lambda: qs.load(__file__ if "__file__" in dir() else "/etc/hostname", max_bytes=-1),
+    "set_num_threads('x')": lambda: qs.set_num_threads("x"),
+    "set_num_threads(0)": lambda: qs.set_num_threads(0),
+    "set_backend('nope')": lambda: qs.set_backend("nope"),
+    "manual_seed('x')": lambda: qs.manual_seed("x"),
+    "DataLoader(batch_size=0)": lambda: data.DataLoader((qs.zeros(4, 2),), batch_size=0),
+}
+for label, call in EXPLICIT.items():
+    attempt(label, call, must_raise=True)
+print(f"done: {calls} calls")
+for problem in problems:
+    print("PROBLEM", problem)
+'''
+
+
+def test_bad_inputs_raise_clear_python_errors():
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    done = subprocess.run([sys.executable, "-c", CORPUS], capture_output=True, text=True, env=env, timeout=600)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, f"the interpreter died (code {done.returncode}) during: {lines[-1:]}\n{done.stderr[-3000:]}"
+    summary = next(i for i, line in enumerate(lines) if line.startswith("done: "))
+    problems = lines[summary + 1:]
+    assert int(lines[summary].split()[1]) > 5000  # the sweep really ran
+    assert not problems, "\n".join(problems)

@@ -219,6 +219,8 @@ def pow_scalar(x, p):
     """x ** p for a Python float p."""
     if p == 2:  # x * x: bit-identical to pow(x, 2) and vectorizable
         return _unary(_SQUARE, x, 0.0, 0.0, 1, _settings.threshold, _threads_for)
+    if p == 0.5:  # sqrt, as PyTorch computes x ** 0.5: (-inf) ** 0.5 is NaN there, +inf in C's pow
+        return sqrt(x)
     return _unary(_POW_SCALAR, x, p, 0.0, _POW_WEIGHT, _settings.threshold, _threads_for)
 
 

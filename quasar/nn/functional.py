@@ -21,6 +21,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
     Composed of differentiable ops; the variance is the biased one (divide by n), as in PyTorch.
     """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"layer_norm: argument 'input' must be a Tensor, not {type(input).__name__}")
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     count = len(normalized_shape)
     if count == 0 or tuple(input.shape[input.ndim - count :]) != normalized_shape or input.ndim < count:

@@ -1,7 +1,11 @@
 """What every op family shares: argument checks, dtype rules, and the one
 gradient rule for broadcasting. Each concept lives here once."""
 
+import functools
+import math
 import numbers
+import os
+import sys
 
 import numpy as np
 
@@ -16,14 +20,31 @@ def is_float(dtype):
     return dtype in FLOATS
 
 
+def require_tensor(op, x):
+    """Raise TypeError unless x is a Tensor (as PyTorch does), rather than fail on a missing attribute."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: argument 'input' must be a Tensor, not {type(x).__name__}")
+
+
 def require_float(op, *tensors):
-    """Raise TypeError unless every tensor is float32/float64."""
+    """Raise TypeError unless every tensor is a float32/float64 Tensor."""
     for t in tensors:
-        if t.array.dtype not in FLOATS:
+        try:
+            is_float_tensor = t.array.dtype in FLOATS
+        except AttributeError:  # not a Tensor: checked below, at no cost on the normal path
+            is_float_tensor = False
+        if not is_float_tensor:
+            require_tensor(op, t)
             raise TypeError(
                 f"{op}: expected a float32/float64 tensor, got {t.array.dtype} "
                 f"(shape {t.shape}); convert with .float() or .double()"
             )
+
+
+def require_bool(op, name, value):
+    """Raise TypeError unless a flag (keepdim, ...) is a bool: ``keepdim='yes'`` is a mistake, not True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: argument '{name}' must be bool, not {type(value).__name__}")
 
 
 def broadcast_shape(op, *shapes):
@@ -131,3 +152,32 @@ def float_operands(op, a, b):
         target = get_default_dtype()
         a, b = a.to(target), b.to(target)
     return a, b
+
+
+def check_allocation(op, shape, dtype):
+    """Raise RuntimeError, naming the op, before allocating a result of
+    ``shape`` and ``dtype`` that could never fit in this machine's memory
+    (rather than swapping, or NumPy's MemoryError without the op's name)."""
+    if any(n > sys.maxsize for n in shape):
+        raise RuntimeError(f"{op}: size {max(shape)} in shape {tuple(shape)} is too large (more than 2**63 - 1)")
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    if nbytes > _physical_memory():
+        raise RuntimeError(
+            f"{op}: a tensor of shape {tuple(shape)} and dtype {np.dtype(dtype)} needs {_in_units(nbytes)}, "
+            f"more than this machine's {_in_units(_physical_memory())} of memory"
+        )
+
+
+@functools.cache
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): NumPy's own check decides
+        return sys.maxsize
+
+
+def _in_units(nbytes):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if nbytes < 1024 or unit == "PiB":
+            return f"{nbytes:.4g} {unit}" if unit != "bytes" else f"{nbytes} bytes"
+        nbytes /= 1024

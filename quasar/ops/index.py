@@ -23,7 +23,7 @@ import numpy as np
 from ..autograd import Function
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .common import FLOATS, backend, broadcast_shape, normalize_dim, require_float
+from .common import FLOATS, backend, broadcast_shape, check_allocation, normalize_dim, require_float, require_tensor
 from .elementwise import where
 from .shape import _view_apply
 
@@ -292,6 +292,7 @@ def getitem(x, key):
     gradient adds up over repeated indices. Out-of-range indices, float
     index tensors and masks of the wrong shape raise IndexError.
     """
+    require_tensor("index", x)
     key, advanced = normalize_key("index", x.shape, key)
     if not advanced:
         return _view_apply(BasicIndex, x, key=key)
@@ -395,6 +396,7 @@ def take_along_dim(x, indices, dim=None):
     """x at ``indices`` along ``dim``, with indices and x broadcast over the other dims
     (NumPy's ``take_along_axis``). ``dim=None`` reads the flattened x with
     flattened indices and returns a 1-D tensor. Entries in [0, size)."""
+    require_tensor("take_along_dim", x)
     indices = _index_array(indices)
     if dim is None:
         flat = x.reshape(-1)
@@ -476,6 +478,7 @@ def one_hot(index, num_classes=-1):
         if index.size == 0:
             raise ValueError("one_hot: can't infer num_classes from an empty index; pass num_classes")
         num_classes = int(index.max()) + 1
+    check_allocation("one_hot", index.shape + (max(num_classes, 1),), np.int64)
     index = wrap_indices("one_hot", index, -1, num_classes)
     hot = backend().eq(index[..., None], np.arange(num_classes, dtype=np.int64))
     return Tensor._wrap(hot.astype(np.int64))

@@ -53,7 +53,7 @@ from ..dtypes import CATEGORY, checked_cast, get_default_dtype, result_type
 from ..errors import CastError, ShapeError
 from ..tensor import Tensor, as_tensor
 from . import arithmetic
-from .common import FLOATS, broadcast_shape, reduce_to_shape
+from .common import FLOATS, broadcast_shape, reduce_to_shape, require_float, require_tensor
 from .elementwise import clamp, mul, pow, where
 from .index import _mask_array, masked_fill, normalize_key, torch_permutation
 from .shape import broadcast_to
@@ -154,6 +154,7 @@ def _operand(op, t, other, true_division=False):
 
 
 def _arithmetic(op, t, other, combine, true_division=False):
+    require_tensor(op, t)
     other = _operand(op, t, other, true_division)
     return _update(op, t, lambda old: combine(old, other), (other,))
 
@@ -263,6 +264,7 @@ def zero_(t):
 def copy_(t, src):
     """Copy ``src`` (broadcast to t's shape, cast to t's dtype) into t; returns t.
     The gradient flows to src; t's old values get none."""
+    require_tensor("copy_", t)
     src = Tensor._wrap(np.asarray(src)) if not isinstance(src, Tensor) else src
     if broadcast_shape("copy_", t.shape, src.shape) != t.shape:
         raise RuntimeError(f"copy_: source of shape {src.shape} cannot be broadcast to the tensor's shape {t.shape}")

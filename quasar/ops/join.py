@@ -22,7 +22,7 @@ from ..autograd import Function
 from ..dtypes import promote_types
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .common import backend, normalize_dim, normalize_dims
+from .common import FLOATS, backend, check_allocation, normalize_dim, normalize_dims, require_tensor
 from .index import MaskedFill, getitem
 from .shape import reshape, unsqueeze
 
@@ -141,6 +141,7 @@ def split(x, split_size_or_sections, dim=0):
     An int gives pieces of that size (the last may be smaller); a list gives
     the size of each piece and must add up to the dim's size.
     """
+    require_tensor("split", x)
     if x.ndim == 0:
         raise ShapeError("split: a 0-d tensor cannot be split")
     d = normalize_dim("split", dim, x.ndim)
@@ -198,6 +199,7 @@ def _tile(op, x, reps):
     if any(r < 0 for r in reps):
         raise ShapeError(f"{op}: repeats must be non-negative, got {reps}")
     lead = len(reps) - x.ndim
+    check_allocation(op, tuple(r * n for r, n in zip(reps, (1,) * lead + x.shape)), x.dtype)
     if lead:
         x = reshape(x, (1,) * lead + x.shape)  # missing leading dims have size 1
     return Tile.apply(x, reps=reps)
@@ -209,6 +211,7 @@ def repeat(x, *sizes):
     len(sizes) >= x.ndim; extra sizes add leading dims. (This is NumPy's
     tile, not NumPy's repeat.)
     """
+    require_tensor("repeat", x)
     sizes = _int_tuple("repeat", "sizes", sizes)
     if len(sizes) < x.ndim:
         raise ShapeError(f"repeat: got {len(sizes)} sizes {sizes} for a tensor of {x.ndim} dims (shape {x.shape}); "
@@ -219,6 +222,7 @@ def repeat(x, *sizes):
 def tile(x, dims):
     """x repeated ``dims[i]`` times along dim i; a short ``dims`` is padded with
     leading 1s (so ``tile(x, (2,))`` repeats the last dim), a long one adds dims."""
+    require_tensor("tile", x)
     dims = _int_tuple("tile", "dims", (dims,) if isinstance(dims, numbers.Integral) else tuple(dims))
     dims = (1,) * (x.ndim - len(dims)) + dims
     return _tile("tile", x, dims)
@@ -240,6 +244,7 @@ class Flip(Function):
 
 def flip(x, dims):
     """x with the order of elements reversed along each dim in ``dims``. A copy."""
+    require_tensor("flip", x)
     axes = normalize_dims("flip", dims, x.ndim)
     return Flip.apply(x, axes=axes)
 
@@ -314,6 +319,7 @@ def pad(x, pad, mode="constant", value=0.0):
     pad: (before_last, after_last, before_second_last, after_second_last, ...)
     -- pairs from the last dim backwards; negative widths crop. value: the fill.
     """
+    require_tensor("pad", x)
     if mode != "constant":
         raise ShapeError(f"pad: mode {mode!r} is not supported; only 'constant'")
     widths = _int_tuple("pad", "pad", (tuple(pad),))
@@ -328,6 +334,7 @@ def pad(x, pad, mode="constant", value=0.0):
             raise ShapeError(f"pad: widths ({before}, {after}) would give dim {d} of size {n} a negative size")
     if not isinstance(value, numbers.Number):
         raise TypeError(f"pad: value must be a number, got {type(value).__name__}")
+    check_allocation("pad", tuple(n + before + after for n, (before, after) in zip(x.shape, pairs)), x.dtype)
     return Pad.apply(x, widths=tuple(pairs), value=value)
 
 
@@ -335,6 +342,7 @@ def pad(x, pad, mode="constant", value=0.0):
 
 
 def _triangle(op, x, diagonal, upper):
+    require_tensor(op, x)
     if x.ndim < 2:
         raise ShapeError(f"{op}: input must have at least 2 dims, got shape {x.shape}")
     diagonal = _check_int(op, "diagonal", diagonal)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import backend, keepdim_shape, normalize_dim, normalize_dims, require_float
+from .common import backend, keepdim_shape, normalize_dim, normalize_dims, require_bool, require_float
 from .elementwise import abs, ne, pow, sqrt
 from .reduce import amax, amin, sum
 from .shape import reshape
@@ -64,6 +64,7 @@ def logsumexp(x, dim=None, keepdim=False):
     An empty reduction gives -inf, as in PyTorch.
     """
     _float_input("logsumexp", x)
+    require_bool("logsumexp", "keepdim", keepdim)
     axes = normalize_dims("logsumexp", dim, x.ndim)
     return LogSumExp.apply(x, axes=axes, keepdim=bool(keepdim))
 
@@ -173,6 +174,7 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     (also positional, PyTorch's ``var(x, dim, unbiased, keepdim)`` and ``var(x, unbiased)``).
     A 0-d tensor reduces like a one-element vector.
     """
+    require_bool("var", "keepdim", keepdim)
     if isinstance(x, Tensor) and x.ndim == 0:  # a one-element vector: same numbers, 0-d result
         unbiased = dim if isinstance(dim, bool) else unbiased
         return reshape(var(reshape(x, 1), 0, unbiased, correction=correction), ())
@@ -183,6 +185,7 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation over ``dim``: ``sqrt(var(x, dim, correction=...))``;
     its gradient is 0 where the deviation is 0 (a constant row), as in PyTorch."""
+    require_bool("std", "keepdim", keepdim)
     if isinstance(x, Tensor) and x.ndim == 0:
         unbiased = dim if isinstance(dim, bool) else unbiased
         return reshape(std(reshape(x, 1), 0, unbiased, correction=correction), ())
@@ -221,6 +224,7 @@ def norm(x, p=2, dim=None, keepdim=False):
     zero vector, as in PyTorch.
     """
     _float_input("norm", x)
+    require_bool("norm", "keepdim", keepdim)
     if p == "fro":
         p = 2
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or (p < 0 and p != -math.inf):
@@ -267,6 +271,7 @@ def prod(x, dim=None, keepdim=False):
         axes = tuple(range(x.ndim)) if dim is None else (normalize_dim("prod", dim, x.ndim),) if x.ndim else ()
         return Tensor._wrap(backend().int_prod(x.array, axes, bool(keepdim)))
     _float_input("prod", x)
+    require_bool("prod", "keepdim", keepdim)
     if dim is None:
         total = Prod.apply(reshape(x, -1), axis=0, keepdim=False)
         return reshape(total, (1,) * x.ndim) if keepdim else total
@@ -304,6 +309,7 @@ def cumsum(x, dim):
 def _arg_extreme(op, x, dim, keepdim):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    require_bool(op, "keepdim", keepdim)
     kernel = getattr(backend(), op)
     if dim is None:
         if x.array.size == 0:

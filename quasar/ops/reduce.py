@@ -13,7 +13,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from ..dtypes import SUPPORTED, SUPPORTED_NAMES
-from .common import FLOATS, backend, keepdim_shape, normalize_dims, require_float
+from .common import FLOATS, backend, keepdim_shape, normalize_dims, require_bool, require_float
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -28,6 +28,9 @@ def _reduction_args(op, x, dim, keepdim, axis, keepdims):
         dim = axis
     if isinstance(dim, (tuple, list)) and len(dim) == 0:
         dim = None  # PyTorch: an empty dim list reduces everything
+    if type(keepdim) is not bool or type(keepdims) is not bool:
+        require_bool(op, "keepdim", keepdim)
+        require_bool(op, "keepdims", keepdims)
     keepdim = bool(keepdim or keepdims)
     return normalize_dims(op, dim, x.array.ndim), keepdim
 

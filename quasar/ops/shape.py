@@ -14,7 +14,7 @@ from ..autograd import Function
 from ..dtypes import SUPPORTED, SUPPORTED_NAMES, checked_cast
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .common import FLOATS, broadcast_shape, normalize_dim, reduce_to_shape
+from .common import FLOATS, broadcast_shape, normalize_dim, reduce_to_shape, require_tensor
 
 
 def _view_apply(function, x, **options):
@@ -49,6 +49,7 @@ class Reshape(Function):
 def reshape(x, *shape):
     """The same elements in a new shape (one entry may be -1). A view when the
     memory layout allows, else a copy (as NumPy and PyTorch's reshape)."""
+    require_tensor("reshape", x)
     shape = _shape_arg("reshape", shape)
     size = x.array.size
     known = int(np.prod([n for n in shape if n != -1])) if shape else 1
@@ -62,6 +63,7 @@ def reshape(x, *shape):
 
 def view(x, *shape):
     """Like reshape, but always a view: an error if the tensor's layout needs a copy."""
+    require_tensor("view", x)
     out = reshape(x, *shape)
     if out.array.size and not out._is_view:
         raise RuntimeError(
@@ -84,6 +86,7 @@ class Permute(Function):
 
 def permute(x, *dims):
     """Reorder the dimensions: ``out.shape[i] == x.shape[dims[i]]``. A view."""
+    require_tensor("permute", x)
     dims = _shape_arg("permute", dims)
     ndim = x.array.ndim
     axes = tuple(normalize_dim("permute", d, ndim) for d in dims)
@@ -94,6 +97,7 @@ def permute(x, *dims):
 
 def transpose(x, dim0, dim1):
     """Swap two dimensions. A view."""
+    require_tensor("transpose", x)
     ndim = x.array.ndim
     a, b = normalize_dim("transpose", dim0, ndim), normalize_dim("transpose", dim1, ndim)
     order = list(range(ndim))
@@ -103,6 +107,7 @@ def transpose(x, dim0, dim1):
 
 def squeeze(x, dim=None):
     """Drop size-1 dimensions (all of them, or only ``dim`` if it has size 1)."""
+    require_tensor("squeeze", x)
     shape = x.array.shape
     if dim is None:
         new = tuple(n for n in shape if n != 1)
@@ -115,6 +120,7 @@ def squeeze(x, dim=None):
 
 def unsqueeze(x, dim):
     """Insert a size-1 dimension at position ``dim`` (-ndim-1 <= dim <= ndim)."""
+    require_tensor("unsqueeze", x)
     ndim = x.array.ndim
     dim = normalize_dim("unsqueeze", dim, ndim + 1)
     return reshape(x, x.array.shape[:dim] + (1,) + x.array.shape[dim:])
@@ -122,6 +128,7 @@ def unsqueeze(x, dim):
 
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge dimensions start_dim..end_dim (inclusive) into one."""
+    require_tensor("flatten", x)
     ndim = x.array.ndim
     if ndim == 0:
         return reshape(x, (1,))
@@ -147,6 +154,7 @@ class Expand(Function):
 
 def broadcast_to(x, *shape):
     """x repeated (without copying) to a broadcast-compatible shape. A read-only view."""
+    require_tensor("broadcast_to", x)
     shape = _shape_arg("broadcast_to", shape)
     if broadcast_shape("broadcast_to", x.array.shape, shape) != shape:
         raise ShapeError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
@@ -155,6 +163,7 @@ def broadcast_to(x, *shape):
 
 def expand(x, *shape):
     """PyTorch's expand: like broadcast_to, where -1 keeps that dimension's size."""
+    require_tensor("expand", x)
     shape = list(_shape_arg("expand", shape))
     lead = len(shape) - x.array.ndim
     if lead < 0:
@@ -182,6 +191,7 @@ def cast(x, dtype):
     """A copy of x in another dtype; differentiable between float32 and float64.
     Casting a tensor that requires grad to an integer or bool dtype detaches it;
     nan, inf or out-of-range floats cast to an integer dtype raise ConversionError."""
+    require_tensor("cast", x)
     dtype = np.dtype(dtype)
     if dtype not in FLOATS:
         if dtype not in SUPPORTED:
