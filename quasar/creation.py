@@ -89,16 +89,19 @@ def full_like(t, fill_value, dtype=None, requires_grad=False):
 
 
 def empty_like(t, dtype=None, requires_grad=False):
+    require_tensor("empty_like", t)
     return empty(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
 def rand_like(t, dtype=None, requires_grad=False):
     """Uniform samples in [0, 1) of t's shape and (float) dtype."""
+    require_tensor("rand_like", t)
     return rand(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
 def randn_like(t, dtype=None, requires_grad=False):
     """Standard normal samples of t's shape and (float) dtype."""
+    require_tensor("randn_like", t)
     return randn(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 

@@ -155,6 +155,8 @@ def bernoulli(input, p=None, *, generator=None):
 
 def poisson(input, generator=None):
     """Poisson samples with rates ``input`` (non-negative floats): input's shape and dtype."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"poisson: argument 'input' must be a Tensor, not {type(input).__name__}")
     rates = as_tensor(input).array
     if rates.dtype.kind != "f":
         raise TypeError(f"poisson: rates must be a float tensor, got dtype {rates.dtype}")

@@ -224,6 +224,7 @@ def bitwise_right_shift_(t, other):
 
 def clamp_(t, min=None, max=None):
     """Clip t to [min, max] in place; returns t. Integer t needs integer bounds."""
+    require_tensor("clamp_", t)
     for bound in (min, max):
         if bound is not None:
             _operand("clamp_", t, bound)  # the dtype rule: int_tensor.clamp_(0.5) raises
@@ -258,6 +259,7 @@ def fill_(t, value):
 
 def zero_(t):
     """Fill t with zeros in place; returns t."""
+    require_tensor("zero_", t)
     return fill_(t, 0)
 
 

@@ -17,7 +17,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import normalize_dim
+from .common import normalize_dim, require_tensor
 from .index import IndexSelect, _index_array, getitem
 from .join import _check_int, _tensor_list, cat
 from .shape import _shape_arg, _view_apply, broadcast_to, permute, reshape, transpose
@@ -79,6 +79,7 @@ def select(input, dim, index):
 
 def unbind(input, dim=0):
     """Every slice along ``dim``, as a tuple of views without that dim."""
+    require_tensor("unbind", input)
     d = normalize_dim("unbind", dim, input.ndim)
     if input.ndim == 0:
         raise ValueError("unbind: a 0-d tensor has no dim to unbind")
@@ -91,6 +92,7 @@ def tensor_split(input, indices_or_sections, dim=0):
     An int n: n pieces, the first ``size % n`` one element longer. A list of
     indices: cut before each (indices past the end give empty pieces).
     """
+    require_tensor("tensor_split", input)
     if input.ndim == 0:
         raise ValueError("tensor_split: a 0-d tensor cannot be split")
     d = normalize_dim("tensor_split", dim, input.ndim)
@@ -199,6 +201,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     works on the flattened input. ``repeat_interleave(counts)`` alone gives
     ``arange(len(counts))`` repeated by counts. Gradients add up over copies.
     """
+    require_tensor("repeat_interleave", input)
     if repeats is None:  # the one-argument form: the index of each count, repeated
         counts = _index_array(input)
         if counts.ndim > 1 or counts.dtype.kind not in "iu":
@@ -305,6 +308,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     """The diagonal of the dims (dim1, dim2), ``offset`` above (> 0) or below
     (< 0) the main one; those dims are removed and the diagonal is the last
     dim. A view."""
+    require_tensor("diagonal", input)
     if input.ndim < 2:
         raise ValueError(f"diagonal: input must have at least 2 dims, got shape {input.shape}")
     a, b = normalize_dim("diagonal", dim1, input.ndim), normalize_dim("diagonal", dim2, input.ndim)
@@ -332,6 +336,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     """A tensor whose diagonals (over the new dims dim1, dim2 of the output)
     hold input's last dim; zeros elsewhere. Output: input.ndim + 1 dims, each
     new dim of size ``n + |offset|``."""
+    require_tensor("diag_embed", input)
     offset = _check_int("diag_embed", "offset", offset)
     ndim = input.ndim + 1
     a, b = normalize_dim("diag_embed", dim1, ndim), normalize_dim("diag_embed", dim2, ndim)
@@ -350,6 +355,7 @@ _diagonal_of = diagonal  # diag's argument is named ``diagonal``, as in PyTorch
 def diag(input, diagonal=0):
     """1-D input: a square matrix with input on the ``diagonal``-th diagonal.
     2-D input: that diagonal of it, as a 1-D tensor."""
+    require_tensor("diag", input)
     if input.ndim == 1:
         return diag_embed(input, diagonal)
     if input.ndim == 2:
@@ -359,6 +365,7 @@ def diag(input, diagonal=0):
 
 def trace(input):
     """The sum of the main diagonal of a 2-D tensor."""
+    require_tensor("trace", input)
     if input.ndim != 2:
         raise ValueError(f"trace: input must be 2-D, got shape {input.shape}")
     return diagonal(input).sum()

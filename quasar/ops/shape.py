@@ -224,4 +224,5 @@ def clone(x):
 
 def contiguous(x):
     """x itself if its memory is C-contiguous, else a contiguous copy (``clone``)."""
+    require_tensor("contiguous", x)
     return x if x.array.flags.c_contiguous else clone(x)

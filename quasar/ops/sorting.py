@@ -21,7 +21,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor, as_tensor
-from .common import backend, broadcast_shape, normalize_dim
+from .common import backend, broadcast_shape, normalize_dim, require_tensor
 from .index import IndexSelect, _index_array, _mask_array, getitem, wrap_indices
 from .join import _check_int
 from .shape import broadcast_to, reshape
@@ -71,6 +71,7 @@ def sort(input, dim=-1, descending=False, stable=False):
     sorts as the largest value. values: input's shape and dtype, differentiable;
     indices: int64.
     """
+    require_tensor("sort", input)
     shape = input.shape
     x, d, order = _order("sort", input, dim, descending)
     values = _read_along(x, d, order)
@@ -81,12 +82,14 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 def argsort(input, dim=-1, descending=False, stable=False):
     """The int64 indices that sort input along ``dim`` (stable; see :func:`sort`)."""
+    require_tensor("argsort", input)
     _, _, order = _order("argsort", input, dim, descending)
     return Tensor._wrap(order.reshape(input.shape))
 
 
 def msort(input):
     """input sorted along its first dim: ``sort(input, dim=0).values``."""
+    require_tensor("msort", input)
     return sort(input, 0).values
 
 
@@ -131,6 +134,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     value occurs. NaNs are all distinct, as in PyTorch. The result is sorted
     whatever ``sorted`` says (PyTorch allows either).
     """
+    require_tensor("unique", input)
     rows, d = _as_rows("unique", input, dim)
     B = backend()
     order = np.arange(rows.shape[0])
@@ -142,6 +146,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
     """Collapse each run of equal consecutive elements (slices along ``dim``)
     to one, keeping their order; the extras as in :func:`unique`. No gradient."""
+    require_tensor("unique_consecutive", input)
     rows, d = _as_rows("unique_consecutive", input, dim)
     return _collapse_runs(input, rows, d, np.arange(rows.shape[0]), return_inverse, return_counts)
 
@@ -258,6 +263,7 @@ def argwhere(input):
 def masked_select(input, mask):
     """The elements of input where ``mask`` (bool, broadcasting with input) is
     True, as a 1-D tensor in C order; differentiable in input."""
+    require_tensor("masked_select", input)
     mask = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     shape = broadcast_shape("masked_select", input.shape, mask.shape)
     mask = _mask_array("masked_select", mask, shape)
