@@ -402,6 +402,8 @@ class Tensor:
 
     def type_as(self, other):
         """This tensor in other's dtype."""
+        if not isinstance(other, Tensor):
+            raise TypeError(f"type_as: argument 'other' must be a Tensor, not {type(other).__name__}")
         return self.to(other.array.dtype)
 
     def nelement(self):
