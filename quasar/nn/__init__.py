@@ -10,3 +10,7 @@ from .layers import (  # noqa: F401
     Sequential, Sigmoid, Tanh,
 )
 from .module import Module, Parameter  # noqa: F401
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401,E402
+from .normalization import BatchNorm1d, BatchNorm2d  # noqa: F401,E402
+from .pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d  # noqa: F401,E402
+from .spatial import Dropout2d, Flatten, Unflatten  # noqa: F401,E402

@@ -1,0 +1,147 @@
+"""The convolution family on the Cython kernels of ``quasar/_conv.pyx``.
+
+Exactly the names, arguments and results of ``reference_conv.py`` (read its
+docstring for the contract). The wrappers make inputs C-contiguous, view
+images as planes, allocate outputs and pick the thread count.
+
+Convolution is im2col (a Cython kernel) followed by one matrix product per
+sample and group through NumPy's ``matmul``, i.e. BLAS: NumPy has the best
+GEMM, so the compiled backend uses it (the reference backend computes the
+same sums with ``einsum`` over ``sliding_window_view`` windows instead).
+"""
+
+import numpy as np
+
+from .. import _conv as _k
+from .compiled_index import _threads
+
+name = "compiled"
+
+
+def _planes(x):
+    """(N, C, H, W) -> a C-contiguous (N, C, H * W) view (a copy only if needed)."""
+    n, c, h, w = x.shape
+    return np.ascontiguousarray(x).reshape(n, c, h * w)
+
+
+# ---------------------------------------------------------------- im2col / col2im
+
+
+def im2col(x, kernel, stride, padding, dilation, out_hw):
+    n, c, h, w = x.shape
+    (kh, kw), (oh, ow) = kernel, out_hw
+    cols = np.empty((n, c * kh * kw, oh * ow), x.dtype)
+    _k.im2col(_planes(x), h, w, cols, tuple(kernel), tuple(stride), (padding[0], padding[2]), tuple(dilation),
+              oh, ow, _threads(cols.size))
+    return cols
+
+
+def col2im(cols, channels, in_hw, kernel, stride, padding, dilation, out_hw):
+    n = cols.shape[0]
+    (h, w), (oh, ow) = in_hw, out_hw
+    x = np.zeros((n, channels, h * w), cols.dtype)
+    _k.col2im(np.ascontiguousarray(cols), x, h, w, tuple(kernel), tuple(stride), (padding[0], padding[2]),
+              tuple(dilation), oh, ow, _threads(cols.size))
+    return x.reshape(n, channels, h, w)
+
+
+# ---------------------------------------------------------------- convolution
+
+
+def conv2d(x, weight, bias, stride, padding, dilation, groups, out_hw):
+    """im2col, then out[n, g] = weight[g] @ cols[n, g] (BLAS), plus the bias in place."""
+    n = x.shape[0]
+    out_channels, group_channels, kh, kw = weight.shape
+    length = out_hw[0] * out_hw[1]
+    cols = im2col(x, (kh, kw), stride, padding, dilation, out_hw)
+    cols = cols.reshape(n, groups, group_channels * kh * kw, length)
+    out = np.matmul(weight.reshape(groups, out_channels // groups, group_channels * kh * kw), cols)
+    out = out.reshape(n, out_channels, *out_hw)
+    if bias is not None:
+        out += bias.reshape(-1, 1, 1)
+    return out
+
+
+def conv2d_backward_input(grad_out, weight, in_hw, stride, padding, dilation, groups):
+    """cols = weight[g].T @ grad_out[n, g] (BLAS), folded back by col2im."""
+    n, out_channels, oh, ow = grad_out.shape
+    _, group_channels, kh, kw = weight.shape
+    w = weight.reshape(groups, out_channels // groups, group_channels * kh * kw)
+    g = np.ascontiguousarray(grad_out).reshape(n, groups, out_channels // groups, oh * ow)
+    cols = np.matmul(w.transpose(0, 2, 1), g).reshape(n, groups * group_channels * kh * kw, oh * ow)
+    return col2im(cols, groups * group_channels, in_hw, (kh, kw), stride, padding, dilation, (oh, ow))
+
+
+def conv2d_backward_weight(x, grad_out, kernel, stride, padding, dilation, groups):
+    """sum over n of grad_out[n, g] @ cols[n, g].T (BLAS per sample, summed in sample order)."""
+    n, channels = x.shape[:2]
+    _, out_channels, oh, ow = grad_out.shape
+    kh, kw = kernel
+    cols = im2col(x, kernel, stride, padding, dilation, (oh, ow))
+    cols = cols.reshape(n, groups, channels // groups * kh * kw, oh * ow)
+    g = np.ascontiguousarray(grad_out).reshape(n, groups, out_channels // groups, oh * ow)
+    per_sample = np.matmul(g, cols.transpose(0, 1, 3, 2))  # (n, groups, out/groups, in/groups * kh * kw)
+    return per_sample.sum(axis=0).reshape(out_channels, channels // groups, kh, kw)
+
+
+# ---------------------------------------------------------------- pooling
+
+
+def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
+    n, c, h, w = x.shape
+    oh, ow = out_hw
+    out = np.empty((n * c, oh * ow), x.dtype)
+    indices = np.empty((n * c, oh * ow), np.int64)
+    _k.max_pool2d(_planes(x).reshape(n * c, h * w), h, w, out, indices, tuple(kernel), tuple(stride),
+                  tuple(padding), tuple(dilation), oh, ow, _threads(out.size * kernel[0] * kernel[1]))
+    return out.reshape(n, c, oh, ow), indices.reshape(n, c, oh, ow)
+
+
+def max_pool2d_backward(grad_out, indices, in_hw):
+    n, c, oh, ow = grad_out.shape
+    h, w = in_hw
+    grad_in = np.zeros((n * c, h * w), grad_out.dtype)
+    _k.max_pool_backward(np.ascontiguousarray(grad_out).reshape(n * c, oh * ow),
+                         np.ascontiguousarray(indices).reshape(n * c, oh * ow), grad_in, _threads(grad_out.size))
+    return grad_in.reshape(n, c, h, w)
+
+
+def avg_pool2d(x, kernel, stride, padding, out_hw, count_include_pad, divisor_override):
+    n, c, h, w = x.shape
+    oh, ow = out_hw
+    out = np.empty((n * c, oh * ow), x.dtype)
+    _k.avg_pool2d(_planes(x).reshape(n * c, h * w), h, w, out, tuple(kernel), tuple(stride), tuple(padding),
+                  oh, ow, count_include_pad, divisor_override or 0, _threads(out.size * kernel[0] * kernel[1]))
+    return out.reshape(n, c, oh, ow)
+
+
+def avg_pool2d_backward(grad_out, in_hw, kernel, stride, padding, count_include_pad, divisor_override):
+    n, c, oh, ow = grad_out.shape
+    h, w = in_hw
+    grad_in = np.zeros((n * c, h * w), grad_out.dtype)
+    _k.avg_pool_backward(np.ascontiguousarray(grad_out).reshape(n * c, oh * ow), grad_in, h, w, tuple(kernel),
+                         tuple(stride), tuple(padding), oh, ow, count_include_pad, divisor_override or 0,
+                         _threads(grad_in.size * kernel[0] * kernel[1]))
+    return grad_in.reshape(n, c, h, w)
+
+
+# ---------------------------------------------------------------- batch normalization
+
+
+def batch_norm(x, weight, bias, mean, var, eps, training):
+    x = np.ascontiguousarray(x)
+    out = np.empty(x.shape, x.dtype)
+    mean = np.array(mean, np.float64)  # the kernel writes the batch statistics into these
+    var = np.array(var, np.float64)
+    _k.batch_norm_forward(x, weight, bias, mean, var, eps, training, out, _threads(2 * x.size))
+    return out, mean, var
+
+
+def batch_norm_backward(x, grad_out, mean, var, weight, eps, training, want_grad_in):
+    x = np.ascontiguousarray(x)
+    channels = x.shape[1]
+    grad_in = np.empty(x.shape if want_grad_in else (0,) + x.shape[1:], x.dtype)
+    grad_weight, grad_bias = np.empty(channels), np.empty(channels)
+    _k.batch_norm_backward(x, np.ascontiguousarray(grad_out, x.dtype), mean, var, weight, eps, training, grad_in,
+                           want_grad_in, grad_weight, grad_bias, _threads(2 * x.size))
+    return (grad_in if want_grad_in else None), grad_weight, grad_bias
