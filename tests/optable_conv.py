@@ -159,3 +159,49 @@ OPS = [
          cases=[case(normal((3, 2, 4))), case(strided((4, 3)))]),
     dict(name="dropout2d", fn=lambda x: dropout2d_fixed_mask(x, 0.4), cases=image_cases()[:3]),
 ]
+
+
+def unpool_indices(shape):
+    """Each input (h, w) sent to (2h + w % 2, 2w + 1) of a 2x larger plane: distinct places."""
+    h, w = shape[-2:]
+    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    flat = (2 * rows + cols % 2) * (2 * w) + 2 * cols + 1
+    return np.broadcast_to(flat, shape).copy()
+
+
+OPS += [
+    # ------------------------------------------------------------ adaptive pooling and resampling
+    dict(name="adaptive_avg_pool2d", fn=lambda x: F.adaptive_avg_pool2d(x, (3, 4)), cases=image_cases()),
+    dict(name="adaptive_avg_pool2d None", fn=lambda x: F.adaptive_avg_pool2d(x, (None, 2)), cases=image_cases()[:2]),
+    dict(name="adaptive_avg_pool1d", fn=lambda x: F.adaptive_avg_pool1d(x, 4), cases=signal_cases()),
+    dict(name="adaptive_max_pool2d", fn=lambda x: F.adaptive_max_pool2d(x, (3, 4)),
+         cases=image_cases(distinct, distinct_transposed)),
+    dict(name="max_unpool2d", fn=lambda x: F.max_unpool2d(x, unpool_indices(x.shape), 2), cases=image_cases()),
+    dict(name="interpolate nearest", fn=lambda x: F.interpolate(x, scale_factor=(1.5, 2)), cases=image_cases()[:2]),
+    dict(name="interpolate nearest size", fn=lambda x: F.interpolate(x, size=5),
+         cases=[c for i, c in enumerate(signal_cases()) if i != 2]),  # interpolate needs a batch dim
+    dict(name="interpolate bilinear", fn=lambda x: F.interpolate(x, size=(9, 4), mode="bilinear"),
+         cases=[case(normal((2, 3, 7, 6))), case(transposed((1, 2, 5, 5)))]),
+    dict(name="interpolate bilinear align_corners",
+         fn=lambda x: F.interpolate(x, scale_factor=1.7, mode="bilinear", align_corners=True),
+         cases=[case(normal((2, 3, 7, 6)))]),
+    dict(name="interpolate linear recompute",
+         fn=lambda x: F.interpolate(x, scale_factor=2.3, mode="linear", recompute_scale_factor=True),
+         cases=signal_cases()[:2]),
+    dict(name="pixel_shuffle", fn=lambda x: F.pixel_shuffle(x, 2), cases=[case(normal((2, 8, 3, 2))),
+                                                                          case(transposed((1, 4, 3, 3)))]),
+    dict(name="pad reflect", fn=lambda x: F.pad(x, (2, 1, 1, 3), mode="reflect"), cases=image_cases()),
+    dict(name="pad replicate", fn=lambda x: F.pad(x, (3, 0), mode="replicate"), cases=signal_cases()),
+    dict(name="pad circular", fn=lambda x: F.pad(x, (1, 2, 2, 1), mode="circular"), cases=image_cases()),
+    dict(name="pad constant", fn=lambda x: F.pad(x, (1, 1, 0, 2), value=0.5), cases=image_cases()[:2]),
+    # ------------------------------------------------------------ group, instance and vector normalization
+    dict(name="group_norm", fn=lambda x, w, b: F.group_norm(x, 2, w, b),
+         cases=[case(normal((3, 4, 5)), normal((4,)), normal((4,))),
+                case(normal((1, 4, 2, 3)), normal((4,)), normal((4,))),
+                case(transposed((2, 4, 3)), normal((4,)), normal((4,)))]),
+    dict(name="instance_norm", fn=lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
+         cases=[case(normal((3, 2, 5)), normal((2,)), normal((2,))),
+                case(transposed((2, 3, 3, 2)), normal((3,)), normal((3,)))]),
+    dict(name="normalize", fn=lambda x: F.normalize(x), cases=[case(normal((3, 4))), case(normal((2, 3, 4))),
+                                                               case(transposed((3, 4)))]),
+]

@@ -76,3 +76,58 @@ class BatchNorm2d(_BatchNorm):
     """Over (N, C, H, W) input: each channel normalised over the batch and the image."""
 
     expected_dims = (4,)
+
+
+class GroupNorm(Module):
+    """Normalise each sample's channels in num_groups groups; weight (starts at 1) and
+    bias (at 0) per channel; see ``F.group_norm``."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None):
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_groups ({num_groups}) must divide num_channels ({num_channels})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        dtype = _float_dtype(dtype)
+        self.weight = Parameter(np.ones(num_channels, dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_channels, dtype)) if affine else None
+
+    def forward(self, x):
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _InstanceNorm(_BatchNorm):
+    """PyTorch's defaults differ from batch norm's: affine=False, track_running_stats=False."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
+
+    def forward(self, x):
+        if not isinstance(x, Tensor) or x.ndim not in self.expected_dims:
+            shape = x.shape if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"{type(self).__name__}: expected a {' or '.join(map(str, self.expected_dims))}-D "
+                             f"input, got {shape}")
+        unbatched = x.ndim == self.expected_dims[0]
+        if unbatched:
+            x = x.unsqueeze(0)
+        if x.shape[1] != self.num_features and self.affine:
+            raise ValueError(f"{type(self).__name__}: input shape {x.shape} has {x.shape[1]} channels, "
+                             f"expected num_features={self.num_features}")
+        use_input_stats = self.training or not self.track_running_stats
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
+                              self.momentum if self.momentum is not None else 0.1, self.eps)
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Over (N, C, L) or (C, L): each channel of each sample normalised over L."""
+
+    expected_dims = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Over (N, C, H, W) or (C, H, W): each channel of each sample normalised over its image."""
+
+    expected_dims = (3, 4)

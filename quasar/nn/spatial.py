@@ -70,3 +70,72 @@ class Dropout2d(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+class Upsample(Module):
+    """Resize by ``size`` or ``scale_factor``; see ``F.interpolate``."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None):
+        super().__init__()
+        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.align_corners, self.recompute_scale_factor = align_corners, recompute_scale_factor
+
+    def forward(self, x):
+        from .functional import interpolate
+
+        return interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                           self.recompute_scale_factor)
+
+    def extra_repr(self):
+        given = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        return f"{given}, mode={self.mode!r}"
+
+
+class PixelShuffle(Module):
+    def __init__(self, upscale_factor):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, x):
+        from .functional import pixel_shuffle
+
+        return pixel_shuffle(x, self.upscale_factor)
+
+    def extra_repr(self):
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class _Pad2d(Module):
+    mode = "constant"
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = (padding,) * 4 if isinstance(padding, int) else tuple(padding)
+        if len(self.padding) != 4:
+            raise ValueError(f"{type(self).__name__}: padding must be an int or (left, right, top, bottom), "
+                             f"got {padding!r}")
+
+    def forward(self, x):
+        from .functional import pad
+
+        return pad(x, self.padding, self.mode)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ZeroPad2d(_Pad2d):
+    """Pad the last two dims with zeros: padding (left, right, top, bottom) or one int."""
+
+
+class ReflectionPad2d(_Pad2d):
+    """Pad the last two dims with their mirror image (the edge not repeated)."""
+
+    mode = "reflect"
+
+
+class ReplicationPad2d(_Pad2d):
+    """Pad the last two dims by repeating the edge."""
+
+    mode = "replicate"

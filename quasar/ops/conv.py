@@ -534,3 +534,66 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     running.array[...] = updated
                     running._version[0] += 1
     return out
+
+
+# ---------------------------------------------------------------- group, instance and vector normalization
+# Each is batch normalization of a reshaped input, on the same fused kernels:
+# the groups (or instances) become the channels of a batch of one.
+
+
+def _affine(out, weight, bias):
+    """out * weight + bias with (C,) weight and bias along dim 1 of out."""
+    shape = (1, out.shape[1]) + (1,) * (out.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise each sample's channels in ``num_groups`` groups (over the group's
+    channels and all positions), then scale and shift per channel: (N, C, *)."""
+    op = "group_norm"
+    if not isinstance(input, Tensor) or input.ndim < 2:
+        shape = input.shape if isinstance(input, Tensor) else type(input).__name__
+        raise ValueError(f"{op}: expected an input of at least 2 dims (N, C, *), got {shape}")
+    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups < 1 or (
+        input.shape[1] % num_groups
+    ):
+        raise ValueError(f"{op}: num_groups={num_groups!r} must be a positive int dividing the channels of input "
+                         f"shape {input.shape}")
+    n = input.shape[0]
+    grouped = input.reshape(1, n * num_groups, -1)
+    out = batch_norm(grouped, None, None, training=True, eps=eps).reshape(input.shape)
+    return _affine(out, weight, bias)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalise each channel of each sample over its positions: (N, C, *).
+
+    use_input_stats=False uses running_mean/running_var instead; with
+    use_input_stats and running statistics given, they are updated with the
+    mean over the batch of the instances' statistics, as in PyTorch."""
+    op = "instance_norm"
+    if not isinstance(input, Tensor) or input.ndim < 3:
+        shape = input.shape if isinstance(input, Tensor) else type(input).__name__
+        raise ValueError(f"{op}: expected an input of at least 3 dims (N, C, *), got {shape}")
+    n, c = input.shape[:2]
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    repeated = [None if t is None else Tensor._wrap(np.tile(t.array, n)) for t in (running_mean, running_var)]
+    out = batch_norm(input.reshape(1, n * c, -1), *repeated, training=True, momentum=momentum, eps=eps)
+    for running, updated in zip((running_mean, running_var), repeated):
+        if running is not None:  # the update is linear: averaging the instances' updates is PyTorch's
+            running.array[...] = updated.array.reshape(n, c).mean(axis=0)
+            running._version[0] += 1
+    return _affine(out.reshape(input.shape), weight, bias)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """input / max(||input||_p over dim, eps): unit vectors along ``dim``."""
+    from .mathops import norm
+
+    return input / norm(input, p, dim, keepdim=True).clamp(min=eps)
