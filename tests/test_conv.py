@@ -335,3 +335,65 @@ def test_conv_family_is_bit_identical_on_one_and_two_threads():
         with parallel.config(max_workers=workers, parallel_threshold=1):
             results[workers] = run()
     assert results[1] == results[2]
+
+
+# ---------------------------------------------------------------- resampling, padding, other norms
+
+
+def test_interpolate_follows_pytorchs_coordinates():
+    x = qs.tensor(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
+    bilinear = F.interpolate(x, scale_factor=2, mode="bilinear").numpy()[0, 0]  # align_corners=False
+    np.testing.assert_allclose(bilinear, [[1.0, 1.25, 1.75, 2.0], [1.5, 1.75, 2.25, 2.5], [2.5, 2.75, 3.25, 3.5],
+                                          [3.0, 3.25, 3.75, 4.0]])
+    corners = F.interpolate(x, size=3, mode="bilinear", align_corners=True).numpy()[0, 0]
+    np.testing.assert_allclose(corners, [[1.0, 1.5, 2.0], [2.0, 2.5, 3.0], [3.0, 3.5, 4.0]])
+    np.testing.assert_array_equal(F.interpolate(qs.tensor(np.array([[[1.0, 2.0, 3.0]]])), size=5).numpy(),
+                                  [[[1, 1, 2, 2, 3]]])
+    # scale_factor 1.5 maps with 1/1.5 unless recompute_scale_factor asks for in/out (3/4)
+    y = qs.tensor(np.arange(3.0).reshape(1, 1, 3))
+    np.testing.assert_array_equal(F.interpolate(y, scale_factor=1.5).numpy(), [[[0, 0, 1, 2]]])
+    with pytest.raises(ValueError, match="align_corners"):
+        F.interpolate(x, scale_factor=2, align_corners=True)
+
+
+def test_pad_modes():
+    row = qs.tensor(np.array([[[1.0, 2.0, 3.0]]]))
+    np.testing.assert_array_equal(F.pad(row, (2, 2), mode="reflect").numpy(), [[[3, 2, 1, 2, 3, 2, 1]]])
+    np.testing.assert_array_equal(F.pad(row, (2, 2), mode="replicate").numpy(), [[[1, 1, 1, 2, 3, 3, 3]]])
+    np.testing.assert_array_equal(F.pad(row, (2, 2), mode="circular").numpy(), [[[2, 3, 1, 2, 3, 1, 2]]])
+    np.testing.assert_array_equal(F.pad(row, (1, 0), value=9.0).numpy(), [[[9, 1, 2, 3]]])
+    with pytest.raises(ValueError, match="reflect padding .* smaller than"):
+        F.pad(row, (3, 0), mode="reflect")
+    assert nn.ReflectionPad2d((1, 2, 0, 1))(qs.ones(1, 1, 3, 3)).shape == (1, 1, 4, 6)
+    assert nn.ZeroPad2d(1)(qs.ones(1, 3, 3)).shape == (1, 5, 5)
+
+
+def test_adaptive_pools_pixel_shuffle_and_unpool():
+    x = qs.tensor(rand((2, 3, 8, 6)))
+    np.testing.assert_allclose(F.adaptive_avg_pool2d(x, (4, 3)).numpy(), F.avg_pool2d(x, 2).numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(F.adaptive_max_pool2d(x, (4, 3)).numpy(), F.max_pool2d(x, 2).numpy())
+    _, adaptive_indices = F.adaptive_max_pool2d(x, (4, 3), return_indices=True)
+    pooled, indices = F.max_pool2d(x, 2, return_indices=True)
+    np.testing.assert_array_equal(adaptive_indices.numpy(), indices.numpy())
+    unpooled = F.max_unpool2d(pooled, indices, 2).numpy()
+    np.testing.assert_array_equal(unpooled[unpooled != 0], x.numpy()[unpooled != 0])
+    assert (unpooled != 0).sum() == pooled.numel()
+    assert nn.AdaptiveAvgPool2d(1)(x).shape == (2, 3, 1, 1)
+    shuffled = F.pixel_shuffle(qs.tensor(np.arange(4.0).reshape(1, 4, 1, 1)), 2).numpy()
+    np.testing.assert_array_equal(shuffled, [[[[0, 1], [2, 3]]]])
+
+
+def test_group_and_instance_norm_by_hand():
+    x = rand((3, 4, 5))
+    grouped = x.reshape(3, 2, 10)
+    want = ((grouped - grouped.mean(-1, keepdims=True)) / np.sqrt(grouped.var(-1, keepdims=True) + 1e-5))
+    np.testing.assert_allclose(F.group_norm(qs.tensor(x), 2).numpy(), want.reshape(x.shape), rtol=1e-10)
+    inst = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(F.instance_norm(qs.tensor(x)).numpy(), inst, rtol=1e-10)
+    norm = nn.InstanceNorm1d(4, track_running_stats=True, dtype=np.float64)
+    norm(qs.tensor(x))
+    np.testing.assert_allclose(norm.running_mean.numpy(), 0.1 * x.mean(-1).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(norm.running_var.numpy(), 0.9 + 0.1 * x.var(-1, ddof=1).mean(0), rtol=1e-12)
+    gn = nn.GroupNorm(2, 4)
+    assert list(gn.state_dict()) == ["weight", "bias"]
+    np.testing.assert_allclose(F.normalize(qs.tensor(np.array([[3.0, 4.0]]))).numpy(), [[0.6, 0.8]])
