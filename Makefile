@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: build test demo examples bench bench-quick lint clean
+.PHONY: build test demo examples bench bench-quick bench-conv lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +37,14 @@ demo: build $(VENV)/.examples
 ## bench: quasar side by side with NumPy (and PyTorch if installed); writes benchmarks/RESULTS.md
 bench: build
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/bench_conv.py
 
 bench-quick: build
 	$(PY) benchmarks/run.py --quick
+
+## bench-conv: convolution, pooling, batch norm and a LeNet-5 step (PyTorch column if installed)
+bench-conv: build
+	$(PY) benchmarks/bench_conv.py
 
 lint: $(VENV)/.deps
 	$(PIP) install ruff && $(VENV)/bin/ruff check quasar tests examples benchmarks

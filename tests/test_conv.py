@@ -128,8 +128,8 @@ def test_avg_pool2d_divisors_follow_pytorch():
     x = qs.ones(1, 1, 3, 3)
     # count_include_pad: the padded zeros count, so corners average 4 ones over 9
     np.testing.assert_allclose(F.avg_pool2d(x, 3, 2, 1).detach().numpy()[0, 0], [[4 / 9, 4 / 9], [4 / 9, 4 / 9]])
-    np.testing.assert_allclose(F.avg_pool2d(x, 3, 2, 1, count_include_pad=False).detach().numpy(), np.ones((1, 1, 2, 2)))
-    np.testing.assert_allclose(F.avg_pool2d(x, 3, 2, 1, divisor_override=2).detach().numpy(), np.full((1, 1, 2, 2), 2.0))
+    np.testing.assert_allclose(F.avg_pool2d(x, 3, 2, 1, count_include_pad=False).numpy(), np.ones((1, 1, 2, 2)))
+    np.testing.assert_allclose(F.avg_pool2d(x, 3, 2, 1, divisor_override=2).numpy(), np.full((1, 1, 2, 2), 2.0))
     # ceil_mode: the last window runs past the padding; the part past it does not count
     y = qs.tensor(np.arange(1.0, 6).reshape(1, 1, 5))
     np.testing.assert_allclose(F.avg_pool1d(y, 2, ceil_mode=True).detach().numpy(), [[[1.5, 3.5, 5.0]]])

@@ -4,7 +4,6 @@ num_batches_tracked), so a PyTorch state dict loads as it is."""
 
 import numpy as np
 
-from .. import creation
 from ..tensor import Tensor
 from . import functional as F
 from .layers import _float_dtype
@@ -23,7 +22,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum!r}")
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        dtype = _float_dtype(dtype if dtype is not None else creation.DEFAULT_FLOAT)
+        dtype = _float_dtype(dtype)
         self.weight = Parameter(np.ones(num_features, dtype)) if affine else None
         self.bias = Parameter(np.zeros(num_features, dtype)) if affine else None
         if track_running_stats:

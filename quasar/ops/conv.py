@@ -387,8 +387,8 @@ def _max_pool(op, input, dims, kernel_size, stride, padding, dilation, ceil_mode
     kernel, stride, padding, dilation, out_hw = _pool_geometry(op, x, dims, kernel_size, stride, padding, dilation,
                                                                ceil_mode)
     sink = []
-    out = MaxPool2d.apply(_as_2d(x, dims), kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw,
-                          indices_out=sink)
+    out = MaxPool2d.apply(_as_2d(x, dims), kernel=kernel, stride=stride, padding=padding, dilation=dilation,
+                          out_hw=out_hw, indices_out=sink)
     out = _from_2d(out, dims, unbatched)
     if not return_indices:
         return out
