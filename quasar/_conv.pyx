@@ -24,6 +24,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, isnan, sqrt
 from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 
@@ -163,6 +164,187 @@ def col2im(const floating[:, :, ::1] cols, floating[:, :, ::1] x, Py_ssize_t H, 
         else:
             for plane in range(N * C):
                 col2im_plane(&cols[0, 0, 0] + plane * block, &x[0, 0, 0] + plane * H * W, &g)
+
+
+# ---------------------------------------------------------------- depthwise convolution
+# groups == input channels and one input channel per output channel: each
+# output plane is a small stencil over one input plane. im2col + a GEMM of one
+# row per plane would spend its time on bookkeeping, so these loop directly.
+# Output channel o reads input channel o // multiplier.
+
+
+cdef void depthwise_plane(const floating* image, const floating* kernel, floating* out,
+                          const Geometry* g) noexcept nogil:
+    """out (OH * OW) = sum over (ki, kj), in that order, of kernel[ki, kj] * the shifted image."""
+    cdef Py_ssize_t ki, kj, oh, ow, ih, lo, hi, offset
+    cdef floating weight
+    cdef const floating* src
+    cdef floating* dst
+    memset(out, 0, g.OH * g.OW * sizeof(floating))
+    for ki in range(g.KH):
+        for kj in range(g.KW):
+            weight = kernel[ki * g.KW + kj]
+            valid_columns(g, kj, &lo, &hi)
+            offset = kj * g.DW - g.PL
+            for oh in range(g.OH):
+                ih = oh * g.SH - g.PT + ki * g.DH
+                if ih < 0 or ih >= g.H:
+                    continue
+                src = image + ih * g.W + offset
+                dst = out + oh * g.OW
+                if g.SW == 1:  # unit stride: a loop the compiler vectorizes
+                    for ow in range(lo, hi):
+                        dst[ow] = dst[ow] + weight * src[ow]
+                else:
+                    for ow in range(lo, hi):
+                        dst[ow] = dst[ow] + weight * src[ow * g.SW]
+
+
+cdef void depthwise_input_plane(const floating* grad_out, const floating* kernel, floating* grad_in,
+                                Py_ssize_t multiplier, const Geometry* g) noexcept nogil:
+    """grad_in (H * W), zeroed: each of the plane's ``multiplier`` output gradients
+    (consecutive planes of grad_out, with consecutive kernels) spread back through the stencil."""
+    cdef Py_ssize_t m, ki, kj, oh, ow, ih, lo, hi, offset
+    cdef floating weight
+    cdef const floating* src
+    cdef floating* dst
+    for m in range(multiplier):
+        for ki in range(g.KH):
+            for kj in range(g.KW):
+                weight = kernel[(m * g.KH + ki) * g.KW + kj]
+                valid_columns(g, kj, &lo, &hi)
+                offset = kj * g.DW - g.PL
+                for oh in range(g.OH):
+                    ih = oh * g.SH - g.PT + ki * g.DH
+                    if ih < 0 or ih >= g.H:
+                        continue
+                    src = grad_out + (m * g.OH + oh) * g.OW
+                    dst = grad_in + ih * g.W + offset
+                    if g.SW == 1:
+                        for ow in range(lo, hi):
+                            dst[ow] += weight * src[ow]
+                    else:
+                        for ow in range(lo, hi):
+                            dst[ow * g.SW] += weight * src[ow]
+
+
+cdef void depthwise_weight_channel(const floating* x, const floating* grad_out, floating* grad_kernel,
+                                   Py_ssize_t N, Py_ssize_t C, Py_ssize_t CO, Py_ssize_t o, Py_ssize_t multiplier,
+                                   const Geometry* g) noexcept nogil:
+    """grad_kernel (KH * KW) of output channel o: the sum over samples and positions of
+    grad_out * the shifted input, accumulated in double. Each output column ow
+    has its own running sum (over n, then oh), so the loop vectorizes; the
+    column sums are added in column order at the end: a fixed order."""
+    cdef Py_ssize_t n, ki, kj, oh, ow, ih, lo, hi, offset
+    cdef double total
+    cdef const floating* src
+    cdef const floating* grad
+    cdef Py_ssize_t c = o // multiplier
+    cdef double* lanes = <double*>malloc(max(g.OW, 1) * sizeof(double))
+    for ki in range(g.KH):
+        for kj in range(g.KW):
+            valid_columns(g, kj, &lo, &hi)
+            offset = kj * g.DW - g.PL
+            memset(lanes, 0, g.OW * sizeof(double))
+            for n in range(N):
+                for oh in range(g.OH):
+                    ih = oh * g.SH - g.PT + ki * g.DH
+                    if ih < 0 or ih >= g.H:
+                        continue
+                    src = x + (n * C + c) * g.H * g.W + ih * g.W + offset
+                    grad = grad_out + ((n * CO + o) * g.OH + oh) * g.OW
+                    if g.SW == 1:
+                        for ow in range(lo, hi):
+                            lanes[ow] = lanes[ow] + <double>grad[ow] * <double>src[ow]
+                    else:
+                        for ow in range(lo, hi):
+                            lanes[ow] = lanes[ow] + <double>grad[ow] * <double>src[ow * g.SW]
+            total = 0
+            for ow in range(g.OW):
+                total = total + lanes[ow]
+            grad_kernel[ki * g.KW + kj] = <floating>total
+    free(lanes)
+
+
+def depthwise_conv2d(const floating[:, :, ::1] x, Py_ssize_t H, Py_ssize_t W, const floating[:, ::1] weight,
+                     floating[:, :, ::1] out, tuple kernel, tuple stride, tuple padding, tuple dilation,
+                     Py_ssize_t OH, Py_ssize_t OW, int num_threads):
+    """Depthwise convolution: out[n, o] = the stencil weight[o] over x[n, o // multiplier].
+
+    IN  x (N, C, H * W); weight (C_out, KH * KW), C_out = C * multiplier; the
+        geometry as for im2col
+    OUT out (N, C_out, OH * OW)
+    """
+    cdef Geometry g = geometry(H, W, kernel, stride, padding, dilation, OH, OW)
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], CO = out.shape[1], plane, n, o
+    cdef Py_ssize_t multiplier = CO // C if C else 1
+    if N * CO == 0 or OH * OW == 0:
+        return
+    with nogil:
+        if num_threads > 1:
+            for plane in prange(N * CO, num_threads=num_threads, schedule="static"):
+                n = plane // CO
+                o = plane % CO
+                depthwise_plane(&x[n, o // multiplier, 0], &weight[o, 0], &out[n, o, 0], &g)
+        else:
+            for plane in range(N * CO):
+                n = plane // CO
+                o = plane % CO
+                depthwise_plane(&x[n, o // multiplier, 0], &weight[o, 0], &out[n, o, 0], &g)
+
+
+def depthwise_conv2d_backward_input(const floating[:, :, ::1] grad_out, const floating[:, ::1] weight,
+                                    floating[:, :, ::1] grad_in, Py_ssize_t H, Py_ssize_t W, tuple kernel,
+                                    tuple stride, tuple padding, tuple dilation, Py_ssize_t OH, Py_ssize_t OW,
+                                    int num_threads):
+    """The input's gradient of depthwise_conv2d.
+
+    IN  grad_out (N, C_out, OH * OW); weight (C_out, KH * KW); the geometry as for im2col
+    OUT grad_in (N, C, H * W), zeroed by the caller
+    """
+    cdef Geometry g = geometry(H, W, kernel, stride, padding, dilation, OH, OW)
+    cdef Py_ssize_t N = grad_in.shape[0], C = grad_in.shape[1], CO = grad_out.shape[1], plane, n, c
+    cdef Py_ssize_t multiplier = CO // C if C else 1
+    if N * C == 0 or OH * OW == 0 or H * W == 0:
+        return
+    with nogil:
+        if num_threads > 1:
+            for plane in prange(N * C, num_threads=num_threads, schedule="static"):
+                n = plane // C
+                c = plane % C
+                depthwise_input_plane(&grad_out[n, c * multiplier, 0], &weight[c * multiplier, 0],
+                                      &grad_in[n, c, 0], multiplier, &g)
+        else:
+            for plane in range(N * C):
+                n = plane // C
+                c = plane % C
+                depthwise_input_plane(&grad_out[n, c * multiplier, 0], &weight[c * multiplier, 0],
+                                      &grad_in[n, c, 0], multiplier, &g)
+
+
+def depthwise_conv2d_backward_weight(const floating[:, :, ::1] x, const floating[:, :, ::1] grad_out,
+                                     floating[:, ::1] grad_weight, Py_ssize_t H, Py_ssize_t W, tuple kernel,
+                                     tuple stride, tuple padding, tuple dilation, Py_ssize_t OH, Py_ssize_t OW,
+                                     int num_threads):
+    """The weight's gradient of depthwise_conv2d, one output channel per task.
+
+    IN  x (N, C, H * W); grad_out (N, C_out, OH * OW); the geometry as for im2col
+    OUT grad_weight (C_out, KH * KW)
+    """
+    cdef Geometry g = geometry(H, W, kernel, stride, padding, dilation, OH, OW)
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], CO = grad_out.shape[1], o
+    cdef Py_ssize_t multiplier = CO // C if C else 1
+    if CO == 0:
+        return
+    with nogil:
+        if num_threads > 1:
+            for o in prange(CO, num_threads=num_threads, schedule="static"):
+                depthwise_weight_channel(&x[0, 0, 0], &grad_out[0, 0, 0], &grad_weight[o, 0], N, C, CO, o,
+                                         multiplier, &g)
+        else:
+            for o in range(CO):
+                depthwise_weight_channel(&x[0, 0, 0], &grad_out[0, 0, 0], &grad_weight[o, 0], N, C, CO, o,
+                                         multiplier, &g)
 
 
 # ---------------------------------------------------------------- max pooling

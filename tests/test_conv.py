@@ -397,3 +397,26 @@ def test_group_and_instance_norm_by_hand():
     gn = nn.GroupNorm(2, 4)
     assert list(gn.state_dict()) == ["weight", "bias"]
     np.testing.assert_allclose(F.normalize(qs.tensor(np.array([[3.0, 4.0]]))).numpy(), [[0.6, 0.8]])
+
+
+def test_depthwise_kernels_with_a_channel_multiplier_match_the_reference():
+    """The stencil kernels also take several output channels per input channel
+    (output channel o reads input o // multiplier); checked on the raw kernels."""
+    from quasar import _conv
+    from quasar.backends import reference_conv as R
+
+    x, w, g = rand((2, 3, 7, 6)), rand((6, 1, 3, 2), 1), rand((2, 6, 4, 6), 2)
+    geometry = ((3, 2), (2, 1), (1, 1), (1, 1))  # kernel, stride, (top, left) padding, dilation
+    out = np.empty((2, 6, 24))
+    _conv.depthwise_conv2d(x.reshape(2, 3, 42), 7, 6, w.reshape(6, 6), out, *geometry, 4, 6, 2)
+    want = R.conv2d(x, w, None, (2, 1), (1, 1, 1, 1), (1, 1), 3, (4, 6))
+    np.testing.assert_allclose(out.reshape(want.shape), want, rtol=1e-12)
+    grad_in = np.zeros((2, 3, 42))
+    _conv.depthwise_conv2d_backward_input(g.reshape(2, 6, 24), w.reshape(6, 6), grad_in, 7, 6, *geometry, 4, 6, 2)
+    want = R.conv2d_backward_input(g, w, (7, 6), (2, 1), (1, 1, 1, 1), (1, 1), 3)
+    np.testing.assert_allclose(grad_in.reshape(want.shape), want, rtol=1e-12)
+    grad_w = np.empty((6, 6))
+    _conv.depthwise_conv2d_backward_weight(x.reshape(2, 3, 42), g.reshape(2, 6, 24), grad_w, 7, 6, *geometry, 4, 6,
+                                           2)
+    want = R.conv2d_backward_weight(x, g, (3, 2), (2, 1), (1, 1, 1, 1), (1, 1), 3)
+    np.testing.assert_allclose(grad_w.reshape(want.shape), want, rtol=1e-12)

@@ -8,6 +8,8 @@ Convolution is im2col (a Cython kernel) followed by one matrix product per
 sample and group through NumPy's ``matmul``, i.e. BLAS: NumPy has the best
 GEMM, so the compiled backend uses it (the reference backend computes the
 same sums with ``einsum`` over ``sliding_window_view`` windows instead).
+A depthwise convolution (groups = input channels = output channels) has
+GEMMs of one row each, so it runs a direct stencil kernel instead.
 """
 
 import numpy as np
@@ -48,11 +50,25 @@ def col2im(cols, channels, in_hw, kernel, stride, padding, dilation, out_hw):
 # ---------------------------------------------------------------- convolution
 
 
+def _geometry(stride, padding, dilation):
+    return tuple(stride), (padding[0], padding[2]), tuple(dilation)
+
+
 def conv2d(x, weight, bias, stride, padding, dilation, groups, out_hw):
-    """im2col, then out[n, g] = weight[g] @ cols[n, g] (BLAS), plus the bias in place."""
+    """im2col, then out[n, g] = weight[g] @ cols[n, g] (BLAS), plus the bias in place;
+    depthwise: the stencil kernel."""
     n = x.shape[0]
     out_channels, group_channels, kh, kw = weight.shape
     length = out_hw[0] * out_hw[1]
+    if group_channels == 1 and groups == out_channels > 1:  # depthwise: one input channel per output channel
+        out = np.empty((n, out_channels, length), x.dtype)
+        _k.depthwise_conv2d(_planes(x), x.shape[2], x.shape[3], np.ascontiguousarray(weight).reshape(out_channels, -1),
+                            out, (kh, kw), *_geometry(stride, padding, dilation), *out_hw,
+                            _threads(out.size * kh * kw))
+        out = out.reshape(n, out_channels, *out_hw)
+        if bias is not None:
+            out += bias.reshape(-1, 1, 1)
+        return out
     cols = im2col(x, (kh, kw), stride, padding, dilation, out_hw)
     cols = cols.reshape(n, groups, group_channels * kh * kw, length)
     out = np.matmul(weight.reshape(groups, out_channels // groups, group_channels * kh * kw), cols)
@@ -66,6 +82,13 @@ def conv2d_backward_input(grad_out, weight, in_hw, stride, padding, dilation, gr
     """cols = weight[g].T @ grad_out[n, g] (BLAS), folded back by col2im."""
     n, out_channels, oh, ow = grad_out.shape
     _, group_channels, kh, kw = weight.shape
+    if group_channels == 1 and groups == out_channels > 1:  # depthwise
+        grad_in = np.zeros((n, groups, in_hw[0] * in_hw[1]), grad_out.dtype)
+        _k.depthwise_conv2d_backward_input(np.ascontiguousarray(grad_out).reshape(n, out_channels, oh * ow),
+                                           np.ascontiguousarray(weight).reshape(out_channels, -1), grad_in,
+                                           *in_hw, (kh, kw), *_geometry(stride, padding, dilation), oh, ow,
+                                           _threads(grad_out.size * kh * kw))
+        return grad_in.reshape(n, groups, *in_hw)
     w = weight.reshape(groups, out_channels // groups, group_channels * kh * kw)
     g = np.ascontiguousarray(grad_out).reshape(n, groups, out_channels // groups, oh * ow)
     cols = np.matmul(w.transpose(0, 2, 1), g).reshape(n, groups * group_channels * kh * kw, oh * ow)
@@ -77,6 +100,13 @@ def conv2d_backward_weight(x, grad_out, kernel, stride, padding, dilation, group
     n, channels = x.shape[:2]
     _, out_channels, oh, ow = grad_out.shape
     kh, kw = kernel
+    if channels == groups == out_channels > 1:  # depthwise
+        grad_weight = np.empty((out_channels, kh * kw), x.dtype)
+        grad = np.ascontiguousarray(grad_out).reshape(n, out_channels, oh * ow)
+        _k.depthwise_conv2d_backward_weight(_planes(x), grad, grad_weight, *x.shape[2:], (kh, kw),
+                                            *_geometry(stride, padding, dilation), oh, ow,
+                                            _threads(grad_out.size * kh * kw))
+        return grad_weight.reshape(out_channels, 1, kh, kw)
     cols = im2col(x, kernel, stride, padding, dilation, (oh, ow))
     cols = cols.reshape(n, groups, channels // groups * kh * kw, oh * ow)
     g = np.ascontiguousarray(grad_out).reshape(n, groups, out_channels // groups, oh * ow)
