@@ -10,11 +10,18 @@ column when torch is importable (it is optional; the suite never needs it).
 Each number is the median of several samples after a warm-up; a sample times
 enough calls to last --min-time seconds. The ratio is time quasar / PyTorch
 (below 1.00 quasar is faster). These are measurements, never pass/fail tests.
+
+PyTorch runs in a child process of its own: both libraries load an OpenMP
+runtime named libgomp.so.1, only the first one loaded is used, and torch's
+spinning workers next to quasar's (and BLAS's) would slow both down.
 """
 
 import argparse
+import importlib.util
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -23,15 +30,17 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import numpy as np  # noqa: E402
 
-try:  # torch before quasar: see the libgomp note in benchmarks/run.py
+TORCH_CHILD = "--_torch-child" in sys.argv
+if TORCH_CHILD:  # the child measures PyTorch alone
     import torch
-except ImportError:
+
+    qs = F = None
+else:
     torch = None
+    import quasar as qs
+    import quasar.nn.functional as F
 
 import threadpoolctl  # noqa: E402
-
-import quasar as qs  # noqa: E402
-import quasar.nn.functional as F  # noqa: E402
 
 
 def measure(fn, min_time, samples):
@@ -110,18 +119,18 @@ def lenet(nn):
 
 def lenet_case():
     x, y = rand(64, 1, 28, 28), np.random.default_rng(3).integers(0, 10, 64)
-    qs.manual_seed(0)
-    q_model = lenet(qs.nn)
-    q_opt = qs.optim.SGD(q_model.parameters(), lr=0.01, momentum=0.9)
-    q_x, q_y = qs.tensor(x), qs.tensor(y)
+    if not TORCH_CHILD:
+        qs.manual_seed(0)
+        q_model = lenet(qs.nn)
+        q_opt = qs.optim.SGD(q_model.parameters(), lr=0.01, momentum=0.9)
+        q_x, q_y = qs.tensor(x), qs.tensor(y)
 
-    def quasar():
-        loss = F.cross_entropy(q_model(q_x), q_y)
-        q_opt.zero_grad()
-        loss.backward()
-        q_opt.step()
+        def quasar():
+            loss = F.cross_entropy(q_model(q_x), q_y)
+            q_opt.zero_grad()
+            loss.backward()
+            q_opt.step()
 
-    if torch is None:
         return quasar, None
     t_model = lenet(torch.nn)
     t_opt = torch.optim.SGD(t_model.parameters(), lr=0.01, momentum=0.9)
@@ -133,7 +142,7 @@ def lenet_case():
         loss.backward()
         t_opt.step()
 
-    return quasar, pytorch
+    return None, pytorch
 
 
 WORKLOADS = [
@@ -147,9 +156,20 @@ WORKLOADS = [
 
 
 def set_threads(n):
-    qs.set_num_threads(n)
-    if torch is not None:
+    if TORCH_CHILD:
         torch.set_num_threads(n)
+    else:
+        qs.set_num_threads(n)
+
+
+def torch_times(args):
+    """{workload: seconds} from a child process running PyTorch alone, or {} without torch."""
+    if importlib.util.find_spec("torch") is None:
+        return {}
+    command = [sys.executable, __file__, "--_torch-child", "--threads", str(args.threads), "--min-time",
+               str(args.min_time), "--samples", str(args.samples)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main():
@@ -158,18 +178,24 @@ def main():
     parser.add_argument("--min-time", type=float, default=0.3)
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="3 samples of 0.1 s")
+    parser.add_argument("--_torch-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         args.min_time, args.samples = 0.1, 3
+    if TORCH_CHILD:
+        set_threads(args.threads)
+        print(json.dumps({name: measure(make()[1], args.min_time, args.samples) for name, make in WORKLOADS}))
+        return
+    peer = torch_times(args)
     print(f"float32, {args.threads} threads, forward + backward; median of {args.samples} samples; "
-          f"PyTorch {'(' + torch.__version__ + ')' if torch else 'not installed'}")
+          f"PyTorch {'in a child process' if peer else 'not installed'}")
     print(f"{'workload':<36} {'quasar ms':>10} {'torch ms':>10} {'ratio':>7}")
     with threadpoolctl.threadpool_limits(args.threads, user_api="blas"):
         set_threads(args.threads)
         for name, make in WORKLOADS:
-            quasar, pytorch = make()
+            quasar, _ = make()
             q = measure(quasar, args.min_time, args.samples)
-            t = measure(pytorch, args.min_time, args.samples) if torch is not None and pytorch else None
+            t = peer.get(name)
             ratio = f"{q / t:7.2f}" if t else "      -"
             torch_ms = f"{t * 1e3:10.3f}" if t else "         -"
             print(f"{name:<36} {q * 1e3:10.3f} {torch_ms} {ratio}")

@@ -54,16 +54,16 @@ cdef inline void valid_columns(const Geometry* g, Py_ssize_t kj, Py_ssize_t* lo,
 # ---------------------------------------------------------------- im2col / col2im
 
 
-cdef void im2col_plane(const floating* image, floating* cols, const Geometry* g) noexcept nogil:
-    """One plane (H, W) -> its KH * KW rows of cols, each (OH * OW); padding reads as 0."""
+cdef void im2col_plane(const floating* image, floating* cols, Py_ssize_t row_stride, const Geometry* g) noexcept nogil:
+    """One plane (H, W) -> its KH * KW rows of cols, each (OH * OW) and row_stride
+    apart; padding reads as 0."""
     cdef Py_ssize_t ki, kj, oh, ow, ih, lo, hi, offset
-    cdef Py_ssize_t L = g.OH * g.OW
     cdef floating* row
     cdef floating* dst
     cdef const floating* src
     for ki in range(g.KH):
         for kj in range(g.KW):
-            row = cols + (ki * g.KW + kj) * L
+            row = cols + (ki * g.KW + kj) * row_stride
             valid_columns(g, kj, &lo, &hi)
             offset = kj * g.DW - g.PL
             for oh in range(g.OH):
@@ -84,18 +84,17 @@ cdef void im2col_plane(const floating* image, floating* cols, const Geometry* g)
                     memset(dst + hi, 0, (g.OW - hi) * sizeof(floating))
 
 
-cdef void col2im_plane(const floating* cols, floating* image, const Geometry* g) noexcept nogil:
+cdef void col2im_plane(const floating* cols, floating* image, Py_ssize_t row_stride, const Geometry* g) noexcept nogil:
     """The adjoint of im2col_plane: add each of the plane's KH * KW rows back
     where it was read from (padding positions are dropped). image starts zeroed;
     the sums run in (ki, kj, oh, ow) order."""
     cdef Py_ssize_t ki, kj, oh, ow, ih, lo, hi, offset
-    cdef Py_ssize_t L = g.OH * g.OW
     cdef const floating* row
     cdef const floating* src
     cdef floating* dst
     for ki in range(g.KH):
         for kj in range(g.KW):
-            row = cols + (ki * g.KW + kj) * L
+            row = cols + (ki * g.KW + kj) * row_stride
             valid_columns(g, kj, &lo, &hi)
             offset = kj * g.DW - g.PL
             for oh in range(g.OH):
@@ -120,50 +119,67 @@ cdef inline Geometry geometry(Py_ssize_t H, Py_ssize_t W, tuple kernel, tuple st
     return g
 
 
-def im2col(const floating[:, :, ::1] x, Py_ssize_t H, Py_ssize_t W, floating[:, :, ::1] cols,
+cdef inline Py_ssize_t rows_offset(Py_ssize_t plane, Py_ssize_t N, Py_ssize_t C, Py_ssize_t KK, Py_ssize_t L,
+                                   bint rows_first) noexcept nogil:
+    """Where plane (n, c)'s first row of columns starts, in either layout."""
+    cdef Py_ssize_t n = plane // C, c = plane % C
+    if rows_first:  # (C * KK, N, L)
+        return (c * KK * N + n) * L
+    return plane * KK * L  # (N, C * KK, L)
+
+
+def im2col(const floating[:, :, ::1] x, Py_ssize_t H, Py_ssize_t W, floating[::1] cols,
            tuple kernel, tuple stride, tuple padding, tuple dilation, Py_ssize_t OH, Py_ssize_t OW,
-           int num_threads):
-    """Unfold sliding windows into columns: cols[n, c*KH*KW + ki*KW + kj, oh*OW + ow]
-    = x[n, c, oh*SH - PT + ki*DH, ow*SW - PL + kj*DW] (0 outside the image).
+           bint rows_first, int num_threads):
+    """Unfold sliding windows into columns: row c*KH*KW + ki*KW + kj, column oh*OW + ow
+    of sample n holds x[n, c, oh*SH - PT + ki*DH, ow*SW - PL + kj*DW] (0 outside the image).
 
     IN  x (N, C, H * W); kernel (KH, KW); stride (SH, SW) >= 1; padding (PT, PL)
-        >= 0, the top and left widths; dilation (DH, DW) >= 1; OH, OW >= 0
-    OUT cols (N, C * KH * KW, OH * OW)
+        >= 0, the top and left widths; dilation (DH, DW) >= 1; OH, OW >= 0;
+        rows_first: the layout of cols
+    OUT cols, flat: (N, C * KH * KW, OH * OW) (F.unfold's layout), or with
+        rows_first (C * KH * KW, N, OH * OW), where a convolution is one GEMM
     """
     cdef Geometry g = geometry(H, W, kernel, stride, padding, dilation, OH, OW)
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], plane
-    cdef Py_ssize_t block = g.KH * g.KW * OH * OW
-    if N * C == 0 or block == 0:
+    cdef Py_ssize_t KK = g.KH * g.KW, L = OH * OW
+    cdef Py_ssize_t row_stride = N * L if rows_first else L
+    if N * C == 0 or KK * L == 0:
         return
     with nogil:
         if num_threads > 1:
             for plane in prange(N * C, num_threads=num_threads, schedule="static"):
-                im2col_plane(&x[0, 0, 0] + plane * H * W, &cols[0, 0, 0] + plane * block, &g)
+                im2col_plane(&x[0, 0, 0] + plane * H * W, &cols[0] + rows_offset(plane, N, C, KK, L, rows_first),
+                             row_stride, &g)
         else:
             for plane in range(N * C):
-                im2col_plane(&x[0, 0, 0] + plane * H * W, &cols[0, 0, 0] + plane * block, &g)
+                im2col_plane(&x[0, 0, 0] + plane * H * W, &cols[0] + rows_offset(plane, N, C, KK, L, rows_first),
+                             row_stride, &g)
 
 
-def col2im(const floating[:, :, ::1] cols, floating[:, :, ::1] x, Py_ssize_t H, Py_ssize_t W,
+def col2im(const floating[::1] cols, floating[:, :, ::1] x, Py_ssize_t H, Py_ssize_t W,
            tuple kernel, tuple stride, tuple padding, tuple dilation, Py_ssize_t OH, Py_ssize_t OW,
-           int num_threads):
+           bint rows_first, int num_threads):
     """Fold columns back into images, summing overlaps: the adjoint of im2col.
 
-    IN  cols (N, C * KH * KW, OH * OW); the geometry as for im2col
+    IN  cols, flat, in im2col's layout (rows_first or not); the geometry as for im2col
     OUT x (N, C, H * W), zeroed by the caller
     """
     cdef Geometry g = geometry(H, W, kernel, stride, padding, dilation, OH, OW)
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], plane
-    cdef Py_ssize_t block = g.KH * g.KW * OH * OW
-    if N * C == 0 or block == 0 or H * W == 0:
+    cdef Py_ssize_t KK = g.KH * g.KW, L = OH * OW
+    cdef Py_ssize_t row_stride = N * L if rows_first else L
+    if N * C == 0 or KK * L == 0 or H * W == 0:
         return
     with nogil:
         if num_threads > 1:
             for plane in prange(N * C, num_threads=num_threads, schedule="static"):
-                col2im_plane(&cols[0, 0, 0] + plane * block, &x[0, 0, 0] + plane * H * W, &g)
+                col2im_plane(&cols[0] + rows_offset(plane, N, C, KK, L, rows_first), &x[0, 0, 0] + plane * H * W,
+                             row_stride, &g)
         else:
             for plane in range(N * C):
-                col2im_plane(&cols[0, 0, 0] + plane * block, &x[0, 0, 0] + plane * H * W, &g)
+                col2im_plane(&cols[0] + rows_offset(plane, N, C, KK, L, rows_first), &x[0, 0, 0] + plane * H * W,
+                             row_stride, &g)
 
 
 # ---------------------------------------------------------------- depthwise convolution

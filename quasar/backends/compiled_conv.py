@@ -5,7 +5,7 @@ docstring for the contract). The wrappers make inputs C-contiguous, view
 images as planes, allocate outputs and pick the thread count.
 
 Convolution is im2col (a Cython kernel) followed by one matrix product per
-sample and group through NumPy's ``matmul``, i.e. BLAS: NumPy has the best
+group through NumPy's ``matmul``, i.e. BLAS: NumPy has the best
 GEMM, so the compiled backend uses it (the reference backend computes the
 same sums with ``einsum`` over ``sliding_window_view`` windows instead).
 A depthwise convolution (groups = input channels = output channels) has
@@ -29,57 +29,79 @@ def _planes(x):
 # ---------------------------------------------------------------- im2col / col2im
 
 
-def im2col(x, kernel, stride, padding, dilation, out_hw):
+def _im2col(x, kernel, stride, padding, dilation, out_hw, rows_first):
     n, c, h, w = x.shape
     (kh, kw), (oh, ow) = kernel, out_hw
-    cols = np.empty((n, c * kh * kw, oh * ow), x.dtype)
-    _k.im2col(_planes(x), h, w, cols, tuple(kernel), tuple(stride), (padding[0], padding[2]), tuple(dilation),
-              oh, ow, _threads(cols.size))
+    shape = (c * kh * kw, n, oh * ow) if rows_first else (n, c * kh * kw, oh * ow)
+    cols = np.empty(shape, x.dtype)
+    _k.im2col(_planes(x), h, w, cols.reshape(-1), tuple(kernel), tuple(stride), (padding[0], padding[2]),
+              tuple(dilation), oh, ow, rows_first, _threads(cols.size))
     return cols
 
 
-def col2im(cols, channels, in_hw, kernel, stride, padding, dilation, out_hw):
-    n = cols.shape[0]
+def _col2im(cols, batch, channels, in_hw, kernel, stride, padding, dilation, out_hw, rows_first):
     (h, w), (oh, ow) = in_hw, out_hw
-    x = np.zeros((n, channels, h * w), cols.dtype)
-    _k.col2im(np.ascontiguousarray(cols), x, h, w, tuple(kernel), tuple(stride), (padding[0], padding[2]),
-              tuple(dilation), oh, ow, _threads(cols.size))
-    return x.reshape(n, channels, h, w)
+    x = np.zeros((batch, channels, h * w), cols.dtype)
+    _k.col2im(np.ascontiguousarray(cols).reshape(-1), x, h, w, tuple(kernel), tuple(stride),
+              (padding[0], padding[2]), tuple(dilation), oh, ow, rows_first, _threads(cols.size))
+    return x.reshape(batch, channels, h, w)
+
+
+def im2col(x, kernel, stride, padding, dilation, out_hw):
+    return _im2col(x, kernel, stride, padding, dilation, out_hw, False)
+
+
+def col2im(cols, channels, in_hw, kernel, stride, padding, dilation, out_hw):
+    return _col2im(cols, cols.shape[0], channels, in_hw, kernel, stride, padding, dilation, out_hw, False)
 
 
 # ---------------------------------------------------------------- convolution
+# The columns are laid out (C * KH * KW, N, L), rows first, so that each pass
+# of a group's convolution is a single GEMM over the whole batch: one BLAS
+# call (per group) instead of one per sample, and no sum over samples after it.
 
 
 def _geometry(stride, padding, dilation):
     return tuple(stride), (padding[0], padding[2]), tuple(dilation)
 
 
+def _by_group(a, groups):
+    """(rows, N, L) -> (groups, rows / groups, N * L)."""
+    return a.reshape(groups, a.shape[0] // groups, -1)
+
+
 def conv2d(x, weight, bias, stride, padding, dilation, groups, out_hw):
-    """im2col, then out[n, g] = weight[g] @ cols[n, g] (BLAS), plus the bias in place;
-    depthwise: the stencil kernel."""
+    """im2col, then out[g] = weight[g] @ cols[g] (BLAS), transposed to (N, C_out, ...)
+    with the bias added on the way; depthwise: the stencil kernel."""
     n = x.shape[0]
     out_channels, group_channels, kh, kw = weight.shape
     length = out_hw[0] * out_hw[1]
+    out = np.empty((n, out_channels, length), x.dtype)
     if group_channels == 1 and groups == out_channels > 1:  # depthwise: one input channel per output channel
-        out = np.empty((n, out_channels, length), x.dtype)
         _k.depthwise_conv2d(_planes(x), x.shape[2], x.shape[3], np.ascontiguousarray(weight).reshape(out_channels, -1),
                             out, (kh, kw), *_geometry(stride, padding, dilation), *out_hw,
                             _threads(out.size * kh * kw))
-        out = out.reshape(n, out_channels, *out_hw)
         if bias is not None:
-            out += bias.reshape(-1, 1, 1)
-        return out
-    cols = im2col(x, (kh, kw), stride, padding, dilation, out_hw)
-    cols = cols.reshape(n, groups, group_channels * kh * kw, length)
-    out = np.matmul(weight.reshape(groups, out_channels // groups, group_channels * kh * kw), cols)
-    out = out.reshape(n, out_channels, *out_hw)
-    if bias is not None:
-        out += bias.reshape(-1, 1, 1)
-    return out
+            out += bias.reshape(-1, 1)
+        return out.reshape(n, out_channels, *out_hw)
+    cols = _im2col(x, (kh, kw), stride, padding, dilation, out_hw, True)
+    product = np.matmul(weight.reshape(groups, out_channels // groups, -1), _by_group(cols, groups))
+    product = product.reshape(out_channels, n, length).transpose(1, 0, 2)  # (n, out_channels, length) view
+    if bias is None:
+        out[...] = product
+    else:
+        np.add(product, bias.reshape(-1, 1), out=out)
+    return out.reshape(n, out_channels, *out_hw)
+
+
+def _rows_first(grad_out):
+    """(N, C_out, OH, OW) -> a contiguous (C_out, N, OH * OW) copy."""
+    n, c = grad_out.shape[:2]
+    return np.ascontiguousarray(grad_out.reshape(n, c, -1).transpose(1, 0, 2))
 
 
 def conv2d_backward_input(grad_out, weight, in_hw, stride, padding, dilation, groups):
-    """cols = weight[g].T @ grad_out[n, g] (BLAS), folded back by col2im."""
+    """cols = weight[g].T @ grad_out[g] (BLAS), folded back by col2im; depthwise: the stencil kernel."""
     n, out_channels, oh, ow = grad_out.shape
     _, group_channels, kh, kw = weight.shape
     if group_channels == 1 and groups == out_channels > 1:  # depthwise
@@ -90,13 +112,13 @@ def conv2d_backward_input(grad_out, weight, in_hw, stride, padding, dilation, gr
                                            _threads(grad_out.size * kh * kw))
         return grad_in.reshape(n, groups, *in_hw)
     w = weight.reshape(groups, out_channels // groups, group_channels * kh * kw)
-    g = np.ascontiguousarray(grad_out).reshape(n, groups, out_channels // groups, oh * ow)
-    cols = np.matmul(w.transpose(0, 2, 1), g).reshape(n, groups * group_channels * kh * kw, oh * ow)
-    return col2im(cols, groups * group_channels, in_hw, (kh, kw), stride, padding, dilation, (oh, ow))
+    cols = np.matmul(w.transpose(0, 2, 1), _by_group(_rows_first(grad_out), groups))
+    return _col2im(cols, n, groups * group_channels, in_hw, (kh, kw), stride, padding, dilation, (oh, ow), True)
 
 
 def conv2d_backward_weight(x, grad_out, kernel, stride, padding, dilation, groups):
-    """sum over n of grad_out[n, g] @ cols[n, g].T (BLAS per sample, summed in sample order)."""
+    """grad_out[g] @ cols[g].T (BLAS, the sum over samples and positions inside the GEMM);
+    depthwise: the stencil kernel."""
     n, channels = x.shape[:2]
     _, out_channels, oh, ow = grad_out.shape
     kh, kw = kernel
@@ -107,11 +129,9 @@ def conv2d_backward_weight(x, grad_out, kernel, stride, padding, dilation, group
                                             *_geometry(stride, padding, dilation), oh, ow,
                                             _threads(grad_out.size * kh * kw))
         return grad_weight.reshape(out_channels, 1, kh, kw)
-    cols = im2col(x, kernel, stride, padding, dilation, (oh, ow))
-    cols = cols.reshape(n, groups, channels // groups * kh * kw, oh * ow)
-    g = np.ascontiguousarray(grad_out).reshape(n, groups, out_channels // groups, oh * ow)
-    per_sample = np.matmul(g, cols.transpose(0, 1, 3, 2))  # (n, groups, out/groups, in/groups * kh * kw)
-    return per_sample.sum(axis=0).reshape(out_channels, channels // groups, kh, kw)
+    cols = _im2col(x, kernel, stride, padding, dilation, (oh, ow), True)
+    grad = np.matmul(_by_group(_rows_first(grad_out), groups), _by_group(cols, groups).transpose(0, 2, 1))
+    return grad.reshape(out_channels, channels // groups, kh, kw)
 
 
 # ---------------------------------------------------------------- pooling
