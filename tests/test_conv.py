@@ -420,3 +420,22 @@ def test_depthwise_kernels_with_a_channel_multiplier_match_the_reference():
                                            2)
     want = R.conv2d_backward_weight(x, g, (3, 2), (2, 1), (1, 1, 1, 1), (1, 1), 3)
     np.testing.assert_allclose(grad_w.reshape(want.shape), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["compiled", "reference"])
+@pytest.mark.parametrize("op", [
+    lambda x: F.conv2d(x, qs.ones(4, 3, 3, 3, dtype=qs.float64), stride=2),
+    lambda x: F.conv2d(x, qs.ones(3, 1, 3, 3, dtype=qs.float64), groups=3),
+    lambda x: F.conv_transpose2d(x, qs.ones(3, 2, 3, 3, dtype=qs.float64)),
+    lambda x: F.max_pool2d(x, 2),
+    lambda x: F.avg_pool2d(x, 2),
+    lambda x: F.unfold(x, 2),
+    lambda x: F.batch_norm(x, qs.zeros(3), qs.ones(3)),
+    lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"),
+], ids=["conv2d", "depthwise", "conv_transpose2d", "max_pool2d", "avg_pool2d", "unfold", "batch_norm", "interpolate"])
+def test_an_empty_batch_gives_empty_results_and_gradients(op, backend):
+    x = qs.zeros(0, 3, 5, 5, dtype=qs.float64, requires_grad=True)
+    with qs.backend(backend):
+        out = op(x)
+        out.sum().backward()
+    assert out.shape[0] == 0 and x.grad.shape == x.shape

@@ -67,7 +67,7 @@ def _geometry(stride, padding, dilation):
 
 def _by_group(a, groups):
     """(rows, N, L) -> (groups, rows / groups, N * L)."""
-    return a.reshape(groups, a.shape[0] // groups, -1)
+    return a.reshape(groups, a.shape[0] // groups, a.size // a.shape[0] if a.shape[0] else 0)
 
 
 def conv2d(x, weight, bias, stride, padding, dilation, groups, out_hw):
@@ -78,14 +78,15 @@ def conv2d(x, weight, bias, stride, padding, dilation, groups, out_hw):
     length = out_hw[0] * out_hw[1]
     out = np.empty((n, out_channels, length), x.dtype)
     if group_channels == 1 and groups == out_channels > 1:  # depthwise: one input channel per output channel
-        _k.depthwise_conv2d(_planes(x), x.shape[2], x.shape[3], np.ascontiguousarray(weight).reshape(out_channels, -1),
+        _k.depthwise_conv2d(_planes(x), x.shape[2], x.shape[3], np.ascontiguousarray(weight).reshape(out_channels, kh * kw),
                             out, (kh, kw), *_geometry(stride, padding, dilation), *out_hw,
                             _threads(out.size * kh * kw))
         if bias is not None:
             out += bias.reshape(-1, 1)
         return out.reshape(n, out_channels, *out_hw)
     cols = _im2col(x, (kh, kw), stride, padding, dilation, out_hw, True)
-    product = np.matmul(weight.reshape(groups, out_channels // groups, -1), _by_group(cols, groups))
+    per_group = weight.reshape(groups, out_channels // groups, group_channels * kh * kw)
+    product = np.matmul(per_group, _by_group(cols, groups))
     product = product.reshape(out_channels, n, length).transpose(1, 0, 2)  # (n, out_channels, length) view
     if bias is None:
         out[...] = product
@@ -96,8 +97,8 @@ def conv2d(x, weight, bias, stride, padding, dilation, groups, out_hw):
 
 def _rows_first(grad_out):
     """(N, C_out, OH, OW) -> a contiguous (C_out, N, OH * OW) copy."""
-    n, c = grad_out.shape[:2]
-    return np.ascontiguousarray(grad_out.reshape(n, c, -1).transpose(1, 0, 2))
+    n, c, h, w = grad_out.shape
+    return np.ascontiguousarray(grad_out.reshape(n, c, h * w).transpose(1, 0, 2))
 
 
 def conv2d_backward_input(grad_out, weight, in_hw, stride, padding, dilation, groups):
@@ -107,7 +108,7 @@ def conv2d_backward_input(grad_out, weight, in_hw, stride, padding, dilation, gr
     if group_channels == 1 and groups == out_channels > 1:  # depthwise
         grad_in = np.zeros((n, groups, in_hw[0] * in_hw[1]), grad_out.dtype)
         _k.depthwise_conv2d_backward_input(np.ascontiguousarray(grad_out).reshape(n, out_channels, oh * ow),
-                                           np.ascontiguousarray(weight).reshape(out_channels, -1), grad_in,
+                                           np.ascontiguousarray(weight).reshape(out_channels, kh * kw), grad_in,
                                            *in_hw, (kh, kw), *_geometry(stride, padding, dilation), oh, ow,
                                            _threads(grad_out.size * kh * kw))
         return grad_in.reshape(n, groups, *in_hw)

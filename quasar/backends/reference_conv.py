@@ -95,7 +95,7 @@ def conv2d_backward_input(grad_out, weight, in_hw, stride, padding, dilation, gr
     g = _grouped(grad_out, groups)  # (N, G, O, OH, OW)
     grad_windows = np.einsum("ngohw,gocij->ngchwij", g, _grouped(weight[None], groups)[0])
     n = grad_out.shape[0]
-    grad_windows = grad_windows.reshape(n, -1, *grad_windows.shape[3:])
+    grad_windows = grad_windows.reshape(n, groups * grad_windows.shape[2], *grad_windows.shape[3:])
     return np.ascontiguousarray(_add_windows(grad_windows, in_hw, stride, padding, dilation))
 
 
@@ -115,7 +115,7 @@ def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
     n, c, h, w = x.shape
     pad4 = (padding[0], padding[0], padding[1], padding[1])
     windows = _windows(x, kernel, stride, pad4, dilation, out_hw, fill=-np.inf)
-    flat = windows.reshape(n, c, out_hw[0], out_hw[1], -1)
+    flat = windows.reshape(n, c, out_hw[0], out_hw[1], kernel[0] * kernel[1])
     best = flat.argmax(axis=-1)  # index into the window, (ki, kj) in C order
     out = np.take_along_axis(flat, best[..., None], axis=-1)[..., 0]
     ki, kj = np.divmod(best, kernel[1])
@@ -128,7 +128,7 @@ def max_pool2d_backward(grad_out, indices, in_hw):
     """Each output's gradient added at its window's winning position."""
     n, c = grad_out.shape[:2]
     grad = np.zeros((n * c, in_hw[0] * in_hw[1]), grad_out.dtype)
-    planes = np.repeat(np.arange(n * c), indices[0, 0].size)
+    planes = np.repeat(np.arange(n * c), grad_out.shape[2] * grad_out.shape[3])
     np.add.at(grad, (planes, indices.reshape(-1)), grad_out.reshape(-1))
     return grad.reshape(n, c, *in_hw)
 

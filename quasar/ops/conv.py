@@ -9,6 +9,7 @@ kernels do no bounds checks. Forward and backward of each op sit side by side
 and call the kernels of ``backends/*_conv.py``.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -150,8 +151,8 @@ def _conv(op, x, weight, bias, stride, padding, dilation, groups, dims):
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
     kernel = tuple(weight.shape[2:])
-    if 0 in kernel:
-        raise ValueError(f"{op}: weight of shape {weight.shape} has an empty kernel")
+    if 0 in weight.shape:
+        raise ValueError(f"{op}: weight of shape {weight.shape} is empty (no output channels or an empty kernel)")
     stride = _pair(op, "stride", stride, dims, 1)
     dilation = _pair(op, "dilation", dilation, dims, 1)
     pads = _conv_padding(op, padding, kernel, stride, dilation, dims)
@@ -466,7 +467,7 @@ class BatchNorm(Function):
         weight = affine[0].astype(np.float64) if has_weight else np.ones(channels)
         bias = affine[-1].astype(np.float64) if has_bias else np.zeros(channels)
         shape = x.shape
-        x3 = x.reshape(shape[0], channels, -1)
+        x3 = x.reshape(shape[0], channels, math.prod(shape[2:]))
         out, mean, var = backend().batch_norm(x3, weight, bias, mean, var, eps, training)
         ctx.save_for_backward(x)
         ctx.stats = (mean, var, weight, eps, training, has_weight, has_bias)
@@ -477,7 +478,7 @@ class BatchNorm(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         mean, var, weight, eps, training, has_weight, has_bias = ctx.stats
-        x3 = x.reshape(x.shape[0], x.shape[1], -1)
+        x3 = x.reshape(x.shape[:2] + (math.prod(x.shape[2:]),))
         grad_in, grad_weight, grad_bias = backend().batch_norm_backward(
             x3, grad.reshape(x3.shape), mean, var, weight, eps, training, ctx.needs_input_grad[0]
         )

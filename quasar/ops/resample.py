@@ -96,17 +96,18 @@ class MaxUnpool2d(Function):
 
     @staticmethod
     def forward(ctx, x, indices, out_hw):
-        n, c = x.shape[:2]
-        flat = indices.reshape(n, c, -1)
+        n, c, h, w = x.shape
+        flat = indices.reshape(n, c, h * w)
         out = np.zeros((n, c, out_hw[0] * out_hw[1]), x.dtype)
-        np.put_along_axis(out, flat, x.reshape(n, c, -1), axis=2)
+        np.put_along_axis(out, flat, x.reshape(n, c, h * w), axis=2)
         ctx.flat, ctx.shape = flat, x.shape
         return out.reshape(n, c, *out_hw)
 
     @staticmethod
     def backward(ctx, grad):
         n, c = ctx.shape[:2]
-        return np.take_along_axis(grad.reshape(n, c, -1), ctx.flat, axis=2).reshape(ctx.shape)
+        plane = grad.shape[2] * grad.shape[3]
+        return np.take_along_axis(grad.reshape(n, c, plane), ctx.flat, axis=2).reshape(ctx.shape)
 
 
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
