@@ -322,13 +322,18 @@ def test_conv_family_is_bit_identical_on_one_and_two_threads():
     one thread in a fixed order; the GEMMs are BLAS's, the same for both runs."""
     x = rand((6, 8, 17, 15), 1, np.float32)
     w = rand((8, 4, 3, 3), 2, np.float32)
+    d = rand((8, 1, 3, 3), 3, np.float32)
 
     def run():
         xt, wt = qs.tensor(x, requires_grad=True), qs.tensor(w, requires_grad=True)
+        dt = qs.tensor(d, requires_grad=True)
         y = F.conv2d(xt, wt, stride=2, padding=1, groups=2)
         pooled = F.max_pool2d(F.batch_norm(y, None, None, training=True), 2, ceil_mode=True)
-        (pooled.sum() + F.avg_pool2d(xt, 3, 2, 1).sum() + F.unfold(xt, 3, dilation=2).sum()).backward()
-        return [pooled.array.tobytes(), xt.grad.array.tobytes(), wt.grad.array.tobytes()]
+        depthwise = F.conv2d(xt, dt, stride=(1, 2), padding=1, groups=8)
+        (pooled.sum() + F.avg_pool2d(xt, 3, 2, 1).sum() + F.unfold(xt, 3, dilation=2).sum()
+         + (depthwise * depthwise).sum()).backward()
+        return [pooled.array.tobytes(), depthwise.array.tobytes(), xt.grad.array.tobytes(), wt.grad.array.tobytes(),
+                dt.grad.array.tobytes()]
 
     results = {}
     for workers in (1, 2):
