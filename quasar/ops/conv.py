@@ -514,6 +514,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.dtype != input.dtype:
             raise TypeError(f"{op}: input ({input.dtype}) and {name} ({t.dtype}) must have the same dtype")
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real):
+        raise TypeError(f"{op}: momentum must be a number (the module's momentum=None is its own rule), "
+                        f"got {momentum!r}")
     count = input.numel() // max(channels, 1)
     if training and count <= 1:
         raise ValueError(f"{op}: expected more than 1 value per channel when training, got input shape "
