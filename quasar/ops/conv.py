@@ -357,6 +357,7 @@ def _pool_output_size(op, in_size, kernel, stride, padding, dilation, ceil_mode,
 
 
 def _pool_geometry(op, x, dims, kernel_size, stride, padding, dilation, ceil_mode):
+    """Checked pooling arguments and output size, as the 2-D kernels take them (a 1-D op gets height 1)."""
     kernel = _pair(op, "kernel_size", kernel_size, dims, 1)
     stride = kernel if stride is None or stride == () or stride == [] else _pair(op, "stride", stride, dims, 1)
     padding = _pair(op, "padding", padding, dims, 0)
