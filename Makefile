@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: build test conformance demo examples bench bench-quick fuzz soak lint clean
+.PHONY: build test conformance demo examples bench bench-quick bench-conv fuzz soak lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,7 @@ demo: build $(VENV)/.examples
 ## bench: quasar side by side with NumPy (and PyTorch if installed); writes benchmarks/RESULTS.md
 bench: build
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/bench_conv.py
 
 bench-quick: build
 	$(PY) benchmarks/run.py --quick
@@ -63,6 +64,10 @@ fuzz: build
 ## soak: 10,000 training steps with flat memory, kept graphs freed on del, 200,000-op chains (minutes)
 soak: build
 	$(PY) tests/soak.py
+
+## bench-conv: convolution, pooling, batch norm and a LeNet-5 step (PyTorch column if installed)
+bench-conv: build
+	$(PY) benchmarks/bench_conv.py
 
 lint: $(VENV)/.deps
 	$(PIP) install ruff && $(VENV)/bin/ruff check quasar tests examples benchmarks

@@ -93,3 +93,14 @@ def test_a_non_finite_loss_stops_training():
         common.check_finite(qs.tensor(float("nan")), 7)
     with pytest.raises(SystemExit, match="the loss is inf"):
         common.check_finite(qs.tensor(float("inf")), 0)
+
+
+def test_cnn_digits_fast(tmp_path):
+    out = succeeded(run_example("cnn_digits.py", tmp_path))
+    assert "digits: 1347 training and 450 test images of shape (1, 8, 8)" in out
+    assert "Conv2d(1, 16, kernel_size=(3, 3)" in out and "BatchNorm2d(16" in out
+    assert "identical predictions" in out
+    assert float(re.search(r"test accuracy: ([\d.]+)%", out).group(1)) >= 80
+    assert (tmp_path / "cnn_digits.png").read_bytes().startswith(PNG_MAGIC)
+    state = qs.load(tmp_path / "cnn_checkpoint.npz")["model"]
+    assert state["1.running_mean"].shape == (16,) and int(state["1.num_batches_tracked"].item()) > 0

@@ -10,3 +10,11 @@ from .layers import (  # noqa: F401
     Sequential, Sigmoid, Tanh,
 )
 from .module import Module, Parameter  # noqa: F401
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401,E402
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d  # noqa: F401,E402
+from .pooling import (  # noqa: F401,E402
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d,
+)
+from .spatial import (  # noqa: F401,E402
+    Dropout2d, Flatten, PixelShuffle, ReflectionPad2d, ReplicationPad2d, Unflatten, Upsample, ZeroPad2d,
+)

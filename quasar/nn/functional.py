@@ -38,3 +38,13 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         out = out + bias
     return out
+
+
+from ..ops.conv import (  # noqa: E402,F401
+    avg_pool1d, avg_pool2d, batch_norm, conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold, group_norm,
+    instance_norm, max_pool1d, max_pool2d, normalize, unfold,
+)
+from ..ops.resample import (  # noqa: E402,F401
+    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2d, interpolate, max_unpool2d, pad, pixel_shuffle,
+)
+from .spatial import dropout2d  # noqa: E402,F401

@@ -1,8 +1,9 @@
 """``Module`` and ``Parameter``: the bookkeeping every layer shares.
 
 A Module notices, in ``__setattr__``, every :class:`Parameter` and every
-sub-module assigned to it, in assignment order. From that registry come
-``parameters()``, ``state_dict()``, ``train()``/``eval()``, casting and the
+sub-module assigned to it, in assignment order; ``register_buffer`` adds
+tensors that are state but not learnable (batch norm's running statistics).
+From that registry come ``parameters()``, ``buffers()``, ``state_dict()``, ``train()``/``eval()``, casting and the
 nested ``repr``: a layer only creates its parameters and writes ``forward``.
 """
 
@@ -53,6 +54,8 @@ class Module:
         # object.__setattr__: our own __setattr__ needs these dicts to exist
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "training", True)
 
     def forward(self, *args, **kwargs):
@@ -68,6 +71,12 @@ class Module:
                 f"cannot assign {name!r} before Module.__init__() is called; "
                 f"call super().__init__() first in {type(self).__name__}.__init__"
             )
+        if name in self._buffers:  # assigning to a buffer replaces its tensor, as in PyTorch
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} (a Tensor or None)")
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         if isinstance(value, Parameter):
@@ -79,11 +88,29 @@ class Module:
     def __delattr__(self, name):
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self._buffers.pop(name, None)
+        self._non_persistent.discard(name)
         object.__delattr__(self, name)
 
     def register_parameter(self, name, param):
         """``setattr(self, name, param)`` for a name chosen at run time."""
         setattr(self, name, param)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Keep ``tensor`` (or None) as module state that is not a parameter: it
+        follows ``to()``, and ``state_dict()`` holds it unless ``persistent=False``."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: buffer name must be a non-empty string without '.', got {name!r}")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: buffer {name!r} must be a Tensor or None, got {type(tensor).__name__}")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: attribute {name!r} already exists as a parameter or module")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+        object.__setattr__(self, name, tensor)
 
     def add_module(self, name, module):
         """``setattr(self, name, module)`` for a name chosen at run time (Sequential's "0", "1", ...)."""
@@ -129,6 +156,32 @@ class Module:
         for _, param in self.named_parameters():
             yield param
 
+    def named_buffers(self, prefix=""):
+        """(dotted name, tensor) for every buffer that is not None: "0.running_mean", ..."""
+        seen = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, buffer in module._buffers.items():
+                if buffer is not None and id(buffer) not in seen:
+                    seen.add(id(buffer))
+                    yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    def buffers(self):
+        for _, buffer in self.named_buffers():
+            yield buffer
+
+    def _state_items(self):
+        """(dotted name, tensor) for every parameter and persistent buffer, module by
+        module (each module's parameters, then its buffers), as PyTorch orders a state dict."""
+        seen = set()
+        for module_name, module in self.named_modules():
+            entries = list(module._parameters.items()) + [
+                (name, b) for name, b in module._buffers.items() if name not in module._non_persistent
+            ]
+            for name, tensor in entries:
+                if tensor is not None and id(tensor) not in seen:
+                    seen.add(id(tensor))
+                    yield (f"{module_name}.{name}" if module_name else name), tensor
+
     # ------------------------------------------------------------ training state
     def zero_grad(self, set_to_none=True):
         """Forget every parameter's gradient (or fill it with zeros)."""
@@ -150,15 +203,15 @@ class Module:
 
     # ------------------------------------------------------------ saving and loading
     def state_dict(self):
-        """{dotted name: tensor} for every parameter; the tensors share the
-        parameters' memory (copy them, or ``qs.save`` them, to keep a snapshot)."""
-        return OrderedDict((name, param.detach()) for name, param in self.named_parameters())
+        """{dotted name: tensor} for every parameter and persistent buffer; the
+        tensors share the module's memory (copy them, or ``qs.save`` them, to keep a snapshot)."""
+        return OrderedDict((name, tensor.detach()) for name, tensor in self._state_items())
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values into the parameters, in place (an optimizer holding
         them keeps working). Raises KeyError naming missing or unexpected keys
         (strict) and ValueError naming a shape mismatch. Returns (missing, unexpected)."""
-        params = dict(self.named_parameters())
+        params = dict(self._state_items())
         missing = [name for name in params if name not in state_dict]
         unexpected = [name for name in state_dict if name not in params]
         if strict and (missing or unexpected):
@@ -182,13 +235,15 @@ class Module:
             for name, param in params.items():
                 if name in state_dict:
                     value = state_dict[name]
-                    param.array[...] = value.array if isinstance(value, Tensor) else value
+                    value = value.array if isinstance(value, Tensor) else np.asarray(value)
+                    param.array[...] = value.astype(param.array.dtype, copy=False)
                     param._version[0] += 1
         return missing, unexpected
 
     # ------------------------------------------------------------ dtype
     def to(self, dtype):
-        """Cast every parameter (and its grad) to ``dtype`` in place; returns self.
+        """Cast every parameter (and its grad) and every float buffer to ``dtype``
+        in place; returns self. Integer buffers (num_batches_tracked) keep theirs.
 
         The Parameter objects stay the same, but cast before building the
         optimizer: an optimizer's state (momentum, Adam's moments) keeps its dtype."""
@@ -201,6 +256,10 @@ class Module:
                 if param.grad is not None:
                     param.grad = Tensor._wrap(param.grad.array.astype(dtype))
                 param._version[0] += 1
+        for _, buffer in self.named_buffers():
+            if buffer.array.dtype.kind == "f" and buffer.array.dtype != dtype:
+                buffer.array = buffer.array.astype(dtype)
+                buffer._version[0] += 1
         return self
 
     def float(self):
