@@ -28,6 +28,9 @@ from .linalg import matmul
 def _output_sizes(op, output_size, in_size):
     """output_size as an int, or a tuple whose None entries keep the input's size."""
     dims = len(in_size)
+    if 0 in in_size:  # an empty bin has no mean or max (PyTorch refuses too)
+        raise RuntimeError(f"{op}: expected input to have non-zero size for non-batch dimensions, "
+                           f"got spatial size {tuple(in_size)}")
     sizes = (output_size,) * dims if isinstance(output_size, numbers.Integral) else tuple(output_size)
     if len(sizes) != dims:
         raise ValueError(f"{op}: output_size must be an int or a tuple of {dims}, got {output_size!r}")
