@@ -508,3 +508,16 @@ def test_promotion_functions():
     assert not qs.can_cast(qs.float32, qs.int64) and qs.can_cast(qs.int64, qs.float32)
     assert not qs.can_cast(qs.int8, qs.bool) and qs.can_cast(qs.float64, qs.float32)
     assert qs.tensor([2**63], dtype=qs.float64).item() == 2.0**63
+
+
+@BACKENDS
+def test_a_0d_leafs_gradient_is_an_ndarray(backend):
+    ops = [lambda x: x * x, lambda x: x.exp(), lambda x: x.tanh(), lambda x: x**2, lambda x: x % 1.5,
+           lambda x: x.clamp(0, 1), lambda x: qs.maximum(x, x), lambda x: x.sum(), lambda x: x.abs()]
+    with qs.backend(backend):
+        for op in ops:
+            x = qs.tensor(0.7, requires_grad=True)
+            y = op(x)
+            y.backward()
+            assert type(y.array) is np.ndarray and type(x.grad.array) is np.ndarray
+            assert np.asarray(x.grad).shape == ()

@@ -12,12 +12,15 @@ calling thread; ``with backend(name):`` for a block.
 """
 
 import contextlib
+import functools
 import importlib
 import os
 import pkgutil
 import threading
 import types
 import warnings
+
+import numpy as np
 
 
 def _family_modules(prefix):
@@ -40,7 +43,25 @@ def _assemble(name, modules):
     return namespace
 
 
+def _returning_arrays(kernel):
+    """kernel, with a NumPy scalar result (what NumPy's ufuncs give for 0-d
+    inputs) returned as a 0-d ndarray, as the backend contract requires: a
+    tensor's array, and so a 0-d leaf's gradient, is always an ndarray."""
+
+    @functools.wraps(kernel)
+    def wrapper(*args, **kwargs):
+        out = kernel(*args, **kwargs)
+        if isinstance(out, tuple):
+            return tuple(np.asarray(o) if isinstance(o, np.generic) else o for o in out)
+        return np.asarray(out) if isinstance(out, np.generic) else out
+
+    return wrapper
+
+
 reference = _assemble("reference", _family_modules("reference"))
+for _name, _kernel in list(vars(reference).items()):
+    if callable(_kernel) and _name != "modules":
+        setattr(reference, _name, _returning_arrays(_kernel))
 try:
     _compiled_modules = _family_modules("compiled")
     if not _compiled_modules:
