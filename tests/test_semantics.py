@@ -521,3 +521,9 @@ def test_a_0d_leafs_gradient_is_an_ndarray(backend):
             y.backward()
             assert type(y.array) is np.ndarray and type(x.grad.array) is np.ndarray
             assert np.asarray(x.grad).shape == ()
+
+
+def test_numpy_operands_act_as_tensors():
+    assert (qs.ones(2) + np.array([1.0, 2.0])).tolist() == [2.0, 3.0]
+    assert (np.array([1, 2]) * qs.ones(2)).dtype == qs.float32
+    assert (qs.tensor([1]) + np.int32(3)).tolist() == [4]
