@@ -10,6 +10,9 @@ import numpy as np
 from .dtypes import checked_cast, get_default_dtype, scalar_dtype
 from .tensor import Tensor, _to_array
 
+# PyTorch's initial default float dtype, kept for code written before
+# set_default_dtype existed: new code calls get_default_dtype(), which follows it.
+DEFAULT_FLOAT = np.dtype(np.float32)
 _rng = np.random.default_rng()
 
 
