@@ -362,6 +362,21 @@ def test_an_integer_with_index_arrays_is_a_basic_index():
     np.testing.assert_array_equal(z[1, :, 3:11:2, idx, 0:2].array, expected)
 
 
+def test_assigning_through_an_integer_and_index_arrays_is_differentiable():
+    idx = qs.tensor([0, 2])
+
+    def fn(x, v):
+        y = x * 1.0
+        y[1, :, idx] = v  # v has PyTorch's layout of y[1, :, idx]: (3, 2)
+        return y
+
+    rng = np.random.default_rng(0)
+    x = qs.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
+    v = qs.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    assert qs.gradcheck(fn, [x, v])
+    np.testing.assert_array_equal(fn(x, v).array[1][:, [0, 2]], v.array)
+
+
 def test_masked_fill_broadcasts_the_mask():
     x = qs.tensor([[1.0], [2.0]], requires_grad=True)
     mask = qs.tensor([[True, False, True]])
