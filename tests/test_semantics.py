@@ -231,6 +231,8 @@ def test_bitwise_ops_need_integers_or_bools():
         -qs.tensor([True])
     with pytest.raises(ValueError, match="negative integer powers"):
         qs.tensor([2]) ** -1
+    with pytest.raises(ValueError, match="shift counts must be non-negative"):
+        qs.tensor([2]) << -1
 
 
 def test_default_dtype():
