@@ -379,6 +379,19 @@ class Tensor:
         """self where condition is True, else other (PyTorch's method form of ``where``)."""
         return ops.where(condition, self, other)
 
+    def short(self):
+        return self.to(np.int16)
+
+    def char(self):
+        return self.to(np.int8)
+
+    def byte(self):
+        return self.to(np.uint8)
+
+    def type(self, dtype=None):
+        """PyTorch's ``type``: the dtype's name without an argument, else ``to(dtype)``."""
+        return str(self.array.dtype) if dtype is None else self.to(dtype)
+
     def is_floating_point(self):
         return self.array.dtype.kind == "f"
 
@@ -462,6 +475,6 @@ for _name in (
     "add sub mul div true_divide floor_divide remainder matmul mm bmm mv dot outer clone contiguous "
     "bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift "
     "floor_divide_ remainder_ pow_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ "
-    "bitwise_right_shift_"
+    "bitwise_right_shift_ bitwise_not_ neg_ abs_"
 ).split():
     setattr(Tensor, _name, getattr(ops, _name))

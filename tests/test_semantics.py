@@ -400,7 +400,8 @@ def test_sum_over_an_empty_dim_list_reduces_everything():
 def test_arithmetic_methods():
     a, b = qs.tensor([-7.0, 8.0]), qs.tensor([2.0, 3.0])
     assert a.add(b, alpha=2).tolist() == [-3.0, 14.0] and a.sub(b, alpha=2).tolist() == [-11.0, 2.0]
-    assert a.mul(b).tolist() == [-14.0, 24.0] and a.true_divide(b).tolist() == [-3.5, float(np.float32(8.0) / np.float32(3.0))]
+    assert a.mul(b).tolist() == [-14.0, 24.0]
+    assert a.true_divide(b).tolist() == [-3.5, float(np.float32(8.0) / np.float32(3.0))]
     assert a.div(b, rounding_mode="trunc").tolist() == [-3.0, 2.0]
     assert a.div(b, rounding_mode="floor").tolist() == [-4.0, 2.0]
     assert a.floor_divide(b).tolist() == [-4.0, 2.0] and a.remainder(b).tolist() == [1.0, 2.0]
@@ -544,3 +545,21 @@ def test_numpy_operands_act_as_tensors():
     assert (qs.ones(2) + np.array([1.0, 2.0])).tolist() == [2.0, 3.0]
     assert (np.array([1, 2]) * qs.ones(2)).dtype == qs.float32
     assert (qs.tensor([1]) + np.int32(3)).tolist() == [4]
+
+
+def test_more_pytorch_spellings():
+    a = qs.tensor([1.0, -2.0])
+    same = a
+    a.neg_().abs_()
+    assert a is same and a.tolist() == [1.0, 2.0]
+    x = qs.tensor([1.0, -2.0], requires_grad=True)
+    y = x * 1
+    y.neg_()
+    y.sum().backward()
+    assert x.grad.tolist() == [-1.0, -1.0]
+    t = qs.tensor([1, 2])
+    assert t.bitwise_not_().tolist() == [-2, -3] and t.type() == "int64"
+    assert t.byte().dtype == qs.uint8 and t.char().dtype == qs.int8 and t.short().dtype == qs.int16
+    assert t.type(qs.float64).dtype == qs.float64
+    assert qs.max(qs.tensor([1.0, 5.0]), qs.tensor([3.0, 2.0])).tolist() == [3.0, 5.0]  # torch.max(a, b)
+    assert qs.tensor([1, 5]).min(qs.tensor([3, 2])).tolist() == [1, 2]
