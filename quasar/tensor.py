@@ -3,8 +3,9 @@
 A Tensor holds
 
 * ``array``: the ``numpy.ndarray`` with the values (float32, float64, int64,
-  int32, int16, int8, uint8 or bool; see ``quasar.dtypes``). This is the engine's own name for the raw memory; ``data``
-  is PyTorch's: a detached Tensor sharing that memory (see below);
+  int32, int16, int8, uint8 or bool; see ``quasar.dtypes``). This is the
+  engine's own name for the raw memory; ``data`` is PyTorch's: a detached
+  Tensor sharing that memory (see below);
 * ``requires_grad``: whether gradients flow to it;
 * ``grad``: a Tensor of dL/d(self), filled by ``backward()`` (leaves only,
   unless ``retain_grad()``);
@@ -21,7 +22,6 @@ import numbers
 import numpy as np
 
 from . import autograd
-
 from .dtypes import FLOAT32, INT64, SUPPORTED, SUPPORTED_NAMES, check_integer_range, checked_cast, get_default_dtype
 from .errors import ConversionError
 
