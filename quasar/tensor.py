@@ -3,8 +3,9 @@
 A Tensor holds
 
 * ``array``: the ``numpy.ndarray`` with the values (float32, float64, int64,
-  int32, int16, int8, uint8 or bool; see ``quasar.dtypes``). This is the engine's own name for the raw memory; ``data``
-  is PyTorch's: a detached Tensor sharing that memory (see below);
+  int32, int16, int8, uint8 or bool; see ``quasar.dtypes``). This is the
+  engine's own name for the raw memory; ``data`` is PyTorch's: a detached
+  Tensor sharing that memory (see below);
 * ``requires_grad``: whether gradients flow to it;
 * ``grad``: a Tensor of dL/d(self), filled by ``backward()`` (leaves only,
   unless ``retain_grad()``);
@@ -21,7 +22,6 @@ import numbers
 import numpy as np
 
 from . import autograd
-
 from .dtypes import FLOAT32, INT64, SUPPORTED, SUPPORTED_NAMES, check_integer_range, checked_cast, get_default_dtype
 from .errors import ConversionError
 
@@ -417,6 +417,19 @@ class Tensor:
         """self where condition is True, else other (PyTorch's method form of ``where``)."""
         return ops.where(condition, self, other)
 
+    def short(self):
+        return self.to(np.int16)
+
+    def char(self):
+        return self.to(np.int8)
+
+    def byte(self):
+        return self.to(np.uint8)
+
+    def type(self, dtype=None):
+        """PyTorch's ``type``: the dtype's name without an argument, else ``to(dtype)``."""
+        return str(self.array.dtype) if dtype is None else self.to(dtype)
+
     def is_floating_point(self):
         return self.array.dtype.kind == "f"
 
@@ -500,7 +513,7 @@ for _name in (
     "add sub mul div true_divide floor_divide remainder matmul mm bmm mv dot outer clone contiguous "
     "bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift "
     "floor_divide_ remainder_ pow_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ "
-    "bitwise_right_shift_"
+    "bitwise_right_shift_ bitwise_not_ neg_ abs_"
 ).split():
     setattr(Tensor, _name, getattr(ops, _name))
 

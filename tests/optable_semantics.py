@@ -17,6 +17,10 @@ OPS = [
     dict(name="mm", fn=qs.mm, cases=[case(normal((3, 4)), normal((4, 2))), case(transposed((3, 4)), normal((4, 1)))]),
     dict(name="bmm", fn=qs.bmm, cases=[case(normal((2, 3, 4)), normal((2, 4, 5)))]),
     dict(name="mv", fn=lambda a, b: a.mv(b), cases=[case(normal((3, 4)), normal((4,)))]),
-    dict(name="dot", fn=lambda a, b: a.dot(b), cases=[case(normal((4,)), normal((4,))), case(normal((0,)), normal((0,)))]),
+    dict(
+        name="dot", fn=lambda a, b: a.dot(b), cases=[case(normal((4,)), normal((4,))), case(normal((0,)), normal((0,)))]
+    ),
+    # an int with an index array: PyTorch's layout (the int is a basic index), forward and backward
+    dict(name="index int and array", fn=lambda a: a[1, :, qs.tensor([0, 2, 2])], cases=[case(normal((2, 3, 4)))]),
     dict(name="outer", fn=qs.outer, cases=[case(normal((3,)), normal((4,))), case(normal((1,)), normal((0,)))]),
 ]

@@ -231,6 +231,8 @@ def test_bitwise_ops_need_integers_or_bools():
         -qs.tensor([True])
     with pytest.raises(ValueError, match="negative integer powers"):
         qs.tensor([2]) ** -1
+    with pytest.raises(ValueError, match="shift counts must be non-negative"):
+        qs.tensor([2]) << -1
 
 
 def test_default_dtype():
@@ -362,6 +364,21 @@ def test_an_integer_with_index_arrays_is_a_basic_index():
     np.testing.assert_array_equal(z[1, :, 3:11:2, idx, 0:2].array, expected)
 
 
+def test_assigning_through_an_integer_and_index_arrays_is_differentiable():
+    idx = qs.tensor([0, 2])
+
+    def fn(x, v):
+        y = x * 1.0
+        y[1, :, idx] = v  # v has PyTorch's layout of y[1, :, idx]: (3, 2)
+        return y
+
+    rng = np.random.default_rng(0)
+    x = qs.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
+    v = qs.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    assert qs.gradcheck(fn, [x, v])
+    np.testing.assert_array_equal(fn(x, v).array[1][:, [0, 2]], v.array)
+
+
 def test_masked_fill_broadcasts_the_mask():
     x = qs.tensor([[1.0], [2.0]], requires_grad=True)
     mask = qs.tensor([[True, False, True]])
@@ -383,7 +400,8 @@ def test_sum_over_an_empty_dim_list_reduces_everything():
 def test_arithmetic_methods():
     a, b = qs.tensor([-7.0, 8.0]), qs.tensor([2.0, 3.0])
     assert a.add(b, alpha=2).tolist() == [-3.0, 14.0] and a.sub(b, alpha=2).tolist() == [-11.0, 2.0]
-    assert a.mul(b).tolist() == [-14.0, 24.0] and a.true_divide(b).tolist() == [-3.5, float(np.float32(8.0) / np.float32(3.0))]
+    assert a.mul(b).tolist() == [-14.0, 24.0]
+    assert a.true_divide(b).tolist() == [-3.5, float(np.float32(8.0) / np.float32(3.0))]
     assert a.div(b, rounding_mode="trunc").tolist() == [-3.0, 2.0]
     assert a.div(b, rounding_mode="floor").tolist() == [-4.0, 2.0]
     assert a.floor_divide(b).tolist() == [-4.0, 2.0] and a.remainder(b).tolist() == [1.0, 2.0]
@@ -508,3 +526,40 @@ def test_promotion_functions():
     assert not qs.can_cast(qs.float32, qs.int64) and qs.can_cast(qs.int64, qs.float32)
     assert not qs.can_cast(qs.int8, qs.bool) and qs.can_cast(qs.float64, qs.float32)
     assert qs.tensor([2**63], dtype=qs.float64).item() == 2.0**63
+
+
+@BACKENDS
+def test_a_0d_leafs_gradient_is_an_ndarray(backend):
+    ops = [lambda x: x * x, lambda x: x.exp(), lambda x: x.tanh(), lambda x: x**2, lambda x: x % 1.5,
+           lambda x: x.clamp(0, 1), lambda x: qs.maximum(x, x), lambda x: x.sum(), lambda x: x.abs()]
+    with qs.backend(backend):
+        for op in ops:
+            x = qs.tensor(0.7, requires_grad=True)
+            y = op(x)
+            y.backward()
+            assert type(y.array) is np.ndarray and type(x.grad.array) is np.ndarray
+            assert np.asarray(x.grad).shape == ()
+
+
+def test_numpy_operands_act_as_tensors():
+    assert (qs.ones(2) + np.array([1.0, 2.0])).tolist() == [2.0, 3.0]
+    assert (np.array([1, 2]) * qs.ones(2)).dtype == qs.float32
+    assert (qs.tensor([1]) + np.int32(3)).tolist() == [4]
+
+
+def test_more_pytorch_spellings():
+    a = qs.tensor([1.0, -2.0])
+    same = a
+    a.neg_().abs_()
+    assert a is same and a.tolist() == [1.0, 2.0]
+    x = qs.tensor([1.0, -2.0], requires_grad=True)
+    y = x * 1
+    y.neg_()
+    y.sum().backward()
+    assert x.grad.tolist() == [-1.0, -1.0]
+    t = qs.tensor([1, 2])
+    assert t.bitwise_not_().tolist() == [-2, -3] and t.type() == "int64"
+    assert t.byte().dtype == qs.uint8 and t.char().dtype == qs.int8 and t.short().dtype == qs.int16
+    assert t.type(qs.float64).dtype == qs.float64
+    assert qs.max(qs.tensor([1.0, 5.0]), qs.tensor([3.0, 2.0])).tolist() == [3.0, 5.0]  # torch.max(a, b)
+    assert qs.tensor([1, 5]).min(qs.tensor([3, 2])).tolist() == [1, 2]

@@ -21,8 +21,9 @@ from .mathops import (  # noqa: F401
     argmax, argmin, cumsum, elu, erf, leaky_relu, logsumexp, norm, prod, softplus, std, var,
 )
 from .inplace import (  # noqa: F401
-    add_, bitwise_and_, bitwise_left_shift_, bitwise_or_, bitwise_right_shift_, bitwise_xor_, clamp_, clip_,
-    copy_, div_, fill_, floor_divide_, masked_fill_, mul_, pow_, remainder_, setitem, sub_,
+    abs_, add_, bitwise_and_, bitwise_left_shift_, bitwise_not_, bitwise_or_, bitwise_right_shift_,
+    bitwise_xor_, clamp_, clip_, copy_, div_, fill_, floor_divide_, masked_fill_, mul_, neg_, pow_,
+    remainder_, setitem, sub_,
 )
 from .loss import log_softmax, softmax  # noqa: F401
 from .arithmetic import (  # noqa: F401  (add, sub, div with alpha= / rounding_mode=, PyTorch's signatures)

@@ -110,6 +110,8 @@ def _bitwise(op, kernel, bools=True):
                 f"{op}: not implemented for dtype {dtype} (shapes {a.shape} and {b.shape}); "
                 f"it needs integer{' or bool' if bools else ''} tensors"
             )
+        if not bools and (b.array < 0).any():  # C leaves negative shifts undefined
+            raise ValueError(f"{op}: shift counts must be non-negative (shapes {a.shape} and {b.shape})")
         return integer_binary(op, kernel, a, b)
 
     apply.__name__ = op

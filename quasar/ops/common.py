@@ -128,6 +128,10 @@ def tensor_pair(op, a, b, broadcast=True):
         return a, Tensor._wrap(np.asarray(b, a.array.dtype))  # x * 2.0: the next most common
     if type(b) is Tensor and type(a) in (float, int) and b.array.dtype in FLOATS:
         return Tensor._wrap(np.asarray(a, b.array.dtype)), b  # 2.0 * x
+    if isinstance(a, np.ndarray):  # a NumPy array operand acts as a tensor of its dtype
+        a = as_tensor(a)
+    if isinstance(b, np.ndarray):
+        b = as_tensor(b)
     target = result_type(op, a, b)
     a, b = _operand_as(op, a, target), _operand_as(op, b, target)
     if broadcast:
@@ -139,8 +143,6 @@ def _operand_as(op, value, dtype):
     """A tensor operand cast to dtype (differentiably), or a number as a 0-d tensor of dtype."""
     if isinstance(value, Tensor):
         return value if value.array.dtype == dtype else value.to(dtype)
-    if isinstance(value, np.ndarray):
-        return as_tensor(value).to(dtype)
     return Tensor._wrap(checked_cast(np.asarray(value), dtype, op) if dtype.kind in "iub" else np.asarray(value, dtype))
 
 

@@ -12,7 +12,7 @@ from ..autograd import Function
 from ..dtypes import get_default_dtype, result_type
 from ..errors import ConversionError, IntegerDivisionByZero
 from ..tensor import Tensor
-from .common import FLOATS, backend, broadcast_shape, float_operands, reduce_to_shape, require_float, tensor_pair
+from .common import FLOATS, backend, broadcast_shape, float_operands, reduce_to_shape, tensor_pair
 
 # ---------------------------------------------------------------- binary
 

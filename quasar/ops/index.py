@@ -219,7 +219,8 @@ def torch_permutation(key, ndim):
         return None  # NumPy sees them adjacent: the dims stay in place, as in PyTorch
     if any(i not in ints for i in range(arrays[0], arrays[-1] + 1) if i not in arrays):
         return None  # a slice or None between the arrays: both put the index dims first
-    k = len(np.broadcast_shapes(*[np.shape(key[i]) for i in arrays]))
+    # the index dims: the arrays' broadcast shape (a bool scalar indexes like a mask of one element)
+    k = len(np.broadcast_shapes(*[(1,) if isinstance(key[i], bool) else key[i].shape for i in arrays]))
     p = sum(1 for e in key[: arrays[0]] if isinstance(e, slice) or e is None)
     return tuple(range(k, k + p)) + tuple(range(k)) + tuple(range(k + p, ndim))
 

@@ -54,7 +54,7 @@ from ..errors import CastError, ShapeError
 from ..tensor import Tensor, as_tensor
 from . import arithmetic
 from .common import FLOATS, broadcast_shape, reduce_to_shape, require_float, require_tensor
-from .elementwise import clamp, mul, pow, where
+from .elementwise import abs, clamp, mul, neg, pow, where
 from .index import _mask_array, masked_fill, normalize_key, torch_permutation
 from .shape import broadcast_to
 
@@ -200,6 +200,21 @@ def remainder_(t, other):
 def pow_(t, exponent):
     """t **= exponent; returns t."""
     return _arithmetic("pow_", t, exponent, pow)
+
+
+def neg_(t):
+    """t = -t in place; returns t."""
+    return _update("neg_", t, neg)
+
+
+def abs_(t):
+    """t = |t| in place; returns t."""
+    return _update("abs_", t, abs)
+
+
+def bitwise_not_(t):
+    """t = ~t in place (integer or bool t); returns t."""
+    return _update("bitwise_not_", t, arithmetic.bitwise_not)
 
 
 def bitwise_and_(t, other):
