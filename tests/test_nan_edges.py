@@ -150,3 +150,9 @@ def test_a_zero_d_gradient_is_an_ndarray(name):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert type((x.detach() * 3).array) is np.ndarray
+
+
+def test_max_min_of_two_tensors_are_maximum_minimum():
+    a, b = leaf([1.0, nan, 3.0]), leaf([2.0, 0.0, 3.0])
+    np.testing.assert_array_equal(qs.max(a, b).detach().numpy(), [2.0, nan, 3.0])
+    np.testing.assert_array_equal(a.min(b).detach().numpy(), [1.0, nan, 3.0])

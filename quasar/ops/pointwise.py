@@ -87,6 +87,9 @@ class Unary(Function):
             return np.zeros(x.shape, x.dtype)
         return rule(backend(), grad, x, out)
 
+    def __repr__(self):  # grad_fn=<TanBackward>, not <UnaryBackward>
+        return f"<{self.op.capitalize()}Backward>"
+
 
 def _unary(op, doc):
     def apply(input):
@@ -238,6 +241,9 @@ class Binary(Function):
         ga = reduce_to_shape(np.broadcast_to(ga, grad.shape), a.shape) if ctx.needs_input_grad[0] else None
         gb = reduce_to_shape(np.broadcast_to(gb, grad.shape), b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
+
+    def __repr__(self):
+        return f"<{self.op.capitalize()}Backward>"
 
 
 def _binary(op, doc):

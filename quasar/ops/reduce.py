@@ -13,6 +13,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from .common import backend, keepdim_shape, normalize_dims, require_float
+from .elementwise import maximum, minimum
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -170,13 +171,18 @@ def _extremum(op, kernel, x, dim, keepdim, axis, keepdims, with_indices):
 
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """Largest value: over everything (dim=None), or ``(values, indices)`` over
-    an int ``dim`` as in PyTorch; a tuple ``dim`` or NumPy's ``axis`` gives values."""
+    an int ``dim`` as in PyTorch; a tuple ``dim`` or NumPy's ``axis`` gives values.
+    ``max(a, b)`` with a tensor second argument is PyTorch's :func:`maximum`."""
+    if isinstance(dim, Tensor):
+        return maximum(x, dim)
     with_indices = isinstance(dim, int) and not isinstance(dim, bool) and axis is None
     return _extremum("max", "max", x, dim, keepdim, axis, keepdims, with_indices)
 
 
 def min(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
-    """Smallest value; same conventions as :func:`max`."""
+    """Smallest value; same conventions as :func:`max` (``min(a, b)`` is :func:`minimum`)."""
+    if isinstance(dim, Tensor):
+        return minimum(x, dim)
     with_indices = isinstance(dim, int) and not isinstance(dim, bool) and axis is None
     return _extremum("min", "min", x, dim, keepdim, axis, keepdims, with_indices)
 
