@@ -137,6 +137,9 @@ def test_float32_var_std_accumulate_wider(name):
         assert qs.var(x).dtype == np.float32
         np.testing.assert_allclose(qs.var(x).item(), exact, rtol=1e-6)
         np.testing.assert_allclose(qs.std(x).item(), math.sqrt(exact), rtol=1e-6)
+        wide = qs.tensor(np.array([3e20, -3e20] * 5, np.float32))  # var past float32's range, std inside
+        assert math.isinf(qs.var(wide).item())
+        np.testing.assert_allclose(qs.std(wide).item(), 3e20 * math.sqrt(10 / 9), rtol=1e-6)
 
 
 @BACKENDS

@@ -81,9 +81,10 @@ class Var(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
-        out, centered, ctx.scale = _variance(x, axes, keepdim, correction)
+        wide, centered, ctx.scale = _variance(x, axes, keepdim, correction)
         ctx.centered, ctx.axes, ctx.keepdim = centered, axes, keepdim
-        return out
+        with np.errstate(over="ignore"):  # past float32's range the variance is inf, as in PyTorch
+            return wide.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -101,7 +102,8 @@ class Std(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
         variance, centered, ctx.scale = _variance(x, axes, keepdim, correction)
-        out = backend().sqrt(variance)
+        # the root before rounding to float32: a variance past float32's range may have a root inside it
+        out = backend().sqrt(variance).astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
         ctx.centered, ctx.axes, ctx.keepdim = centered, axes, keepdim
         return out
@@ -120,7 +122,7 @@ class Std(Function):
 
 
 def _variance(x, axes, keepdim, correction):
-    """(variance, centered x in x's dtype, 1 / dof) for Var and Std; computed in float64."""
+    """(variance in float64, centered x in x's dtype, 1 / dof) for Var and Std."""
     B = backend()
     wide = x if x.dtype == np.float64 else x.astype(np.float64)
     count = math.prod(x.shape[a] for a in axes)
@@ -135,7 +137,7 @@ def _variance(x, axes, keepdim, correction):
         scale = math.nan
         zero = _const(0, wide.dtype)
         out = B.where(B.eq(squares, zero), _const(math.nan, wide.dtype), _const(math.inf, wide.dtype))
-    return out.astype(x.dtype, copy=False), centered.astype(x.dtype, copy=False), scale
+    return out, centered.astype(x.dtype, copy=False), scale
 
 
 def _var_args(op, x, dim, correction, unbiased):
