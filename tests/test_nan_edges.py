@@ -159,3 +159,17 @@ def test_max_min_of_two_tensors_are_maximum_minimum():
     a, b = leaf([1.0, nan, 3.0]), leaf([2.0, 0.0, 3.0])
     np.testing.assert_array_equal(qs.max(a, b).detach().numpy(), [2.0, nan, 3.0])
     np.testing.assert_array_equal(a.min(b).detach().numpy(), [1.0, nan, 3.0])
+
+
+@BACKENDS
+def test_p_norm_of_a_zero_vector_has_zero_gradient(name):
+    with qs.backend(name):
+        for p in (3, 1.5, 0.5):
+            x = leaf([[0.0, 0.0], [3.0, 0.0]])
+            out = qs.norm(x, p, 1)
+            np.testing.assert_allclose(out.detach().numpy(), [0.0, 3.0])
+            out.sum().backward()
+            np.testing.assert_allclose(x.grad.numpy(), [[0.0, 0.0], [1.0, 0.0]], rtol=1e-12)  # norm_backward
+        y = leaf([0.0, 2.0])
+        qs.linalg.vector_norm(y, -1).backward()
+        assert np.isfinite(y.grad.numpy()).all()

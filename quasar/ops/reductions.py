@@ -17,8 +17,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from .common import backend, keepdim_shape, normalize_dim, normalize_dims, require_float
-from .elementwise import abs, pow
-from .mathops import norm, std, var
+from .mathops import NormP, norm, std, var
 from .reduce import amax, amin, evenly_distribute, mean, sum, to_index
 from .shape import reshape
 
@@ -299,6 +298,6 @@ def vector_norm(x, ord=2, dim=None, keepdim=False):
         if x.ndim == 0:
             return reshape(vector_norm(reshape(x, 1), ord, 0), ())
         axes = normalize_dims("vector_norm", dim, x.ndim)
-        return pow(sum(pow(abs(x), float(ord)), axes, keepdim), 1.0 / ord)
+        return NormP.apply(x, axes=axes, keepdim=bool(keepdim), p=float(ord))
     return norm(x, ord, dim, keepdim)
 
