@@ -223,13 +223,15 @@ class LogCumSumExp(Function):
 
 
 class CumExtremum(Function):
-    """Running max or min values, given their indices; each output's gradient
-    goes to the element it came from (PyTorch's cummaxmin_backward: a scatter-add)."""
+    """Running max or min values of x, computed by the caller with their
+    indices (x itself only links the node into the graph); each output's
+    gradient goes to the element it came from (PyTorch's cummaxmin_backward:
+    a scatter-add)."""
 
     @staticmethod
     def forward(ctx, x, values, index, axis):
         ctx.index, ctx.axis = index, axis
-        return values.copy()
+        return values
 
     @staticmethod
     def backward(ctx, grad):
