@@ -19,7 +19,9 @@ Compile flags, and why:
 * ``-march=native`` only when ``QUASAR_NATIVE=1`` (AVX-512/AVX2 for this
   machine; the binary then needs this CPU). Otherwise the compiler default.
 * glibc's vector math library (``-lmvec``, see quasar/_libmvec.h) when a
-  test program links with it, so loops over exp/log/tanh/... vectorize.
+  test program links with it, so loops over exp/log/tanh/... vectorize;
+  and its glibc 2.35 additions (tan, asin, ..., atan2, hypot: see
+  quasar/_libmvec_more.h, used by the pointwise kernels) when those link too.
   ``QUASAR_LIBMVEC=0`` turns it off (scalar libm calls, bit-for-bit libm).
 
 The flags actually used are written to ``quasar/_build_info.py`` (not
@@ -64,26 +66,22 @@ def native_requested():
     return os.environ.get("QUASAR_NATIVE", "").strip() in ("1", "true", "yes", "on")
 
 
-def libmvec_links(compiler, compile_args):
-    """Compile and link a program whose loops call every function that
-    quasar/_libmvec.h declares for glibc's vector math library."""
+def links_vector_calls(compiler, compile_args, header, macro, body):
+    """Compile and link a program that includes quasar/``header`` with
+    ``macro`` defined and runs ``body`` (loops over its functions), against
+    glibc's vector math library: each loop is vectorized, so each vector
+    variant must be found by the linker."""
     source = textwrap.dedent(
-        """
-        #include "_libmvec.h"
+        f"""
+        #include "{header}"
         float xf[64], yf[64];
         double xd[64], yd[64];
-        /* one loop per function, so each is vectorized and its vector
-           variant must be found by the linker */
         #define LOOP(y, f, x) for (int i = 0; i < 64; i++) y[i] = f(x[i]);
-        int main(void) {
-            LOOP(yf, expf, xf) LOOP(yf, logf, xf) LOOP(yf, sinf, xf)
-            LOOP(yf, cosf, xf) LOOP(yf, tanhf, xf)
-            LOOP(yd, exp, xd) LOOP(yd, log, xd) LOOP(yd, sin, xd)
-            LOOP(yd, cos, xd) LOOP(yd, tanh, xd)
-            for (int i = 0; i < 64; i++) yf[i] = powf(xf[i], yf[i]);
-            for (int i = 0; i < 64; i++) yd[i] = pow(xd[i], yd[i]);
+        #define LOOP2(y, f, x) for (int i = 0; i < 64; i++) y[i] = f(x[i], y[i]);
+        int main(void) {{
+            {body}
             return (int)(yf[3] + yd[5]);
-        }
+        }}
         """
     )
     tmp = tempfile.mkdtemp(prefix="quasar-libmvec-")
@@ -93,7 +91,7 @@ def libmvec_links(compiler, compile_args):
             handle.write(source)
         objects = compiler.compile(
             [path], output_dir=tmp, include_dirs=[os.path.join(HERE, "quasar")],
-            macros=[("QUASAR_LIBMVEC", "1")], extra_postargs=compile_args,
+            macros=[("QUASAR_LIBMVEC", "1"), (macro, "1")], extra_postargs=compile_args,
         )
         compiler.link_executable(objects, "check_libmvec", output_dir=tmp,
                                  libraries=["mvec", "m"])
@@ -102,6 +100,24 @@ def libmvec_links(compiler, compile_args):
         return False
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def libmvec_links(compiler, compile_args):
+    """Every function quasar/_libmvec.h declares links in its vector form."""
+    body = """
+        LOOP(yf, expf, xf) LOOP(yf, logf, xf) LOOP(yf, sinf, xf) LOOP(yf, cosf, xf) LOOP(yf, tanhf, xf)
+        LOOP(yd, exp, xd) LOOP(yd, log, xd) LOOP(yd, sin, xd) LOOP(yd, cos, xd) LOOP(yd, tanh, xd)
+        LOOP2(yf, powf, xf) LOOP2(yd, pow, xd)
+    """
+    return links_vector_calls(compiler, compile_args, "_libmvec.h", "QUASAR_LIBMVEC", body)
+
+
+def libmvec_more_links(compiler, compile_args):
+    """Every function quasar/_libmvec_more.h declares (glibc >= 2.35) links in its vector form."""
+    names = "tan asin acos atan sinh cosh asinh acosh atanh exp2 expm1 log2 log10 log1p erf".split()
+    body = " ".join(f"LOOP(yf, {n}f, xf) LOOP(yd, {n}, xd)" for n in names)
+    body += " LOOP2(yf, atan2f, xf) LOOP2(yd, atan2, xd) LOOP2(yf, hypotf, xf) LOOP2(yd, hypot, xd)"
+    return links_vector_calls(compiler, compile_args, "_libmvec_more.h", "QUASAR_LIBMVEC_MORE", body)
 
 
 def compiler_supports_openmp(compiler):
@@ -159,17 +175,20 @@ class BuildKernels(build_ext):
                 file=sys.stderr,
             )
         libmvec = os.environ.get("QUASAR_LIBMVEC", "1") != "0" and libmvec_links(self.compiler, compile_args)
+        libmvec_more = libmvec and libmvec_more_links(self.compiler, compile_args)
         for ext in self.extensions:
             ext.extra_compile_args = compile_args
             ext.extra_link_args = link_args
             if libmvec:
                 ext.define_macros.append(("QUASAR_LIBMVEC", "1"))
                 ext.libraries += ["mvec", "m"]
-        self.write_build_info(compile_args, link_args, openmp, libmvec)
+            if libmvec_more:  # read by _libmvec_more.h (only _pointwise includes it)
+                ext.define_macros.append(("QUASAR_LIBMVEC_MORE", "1"))
+        self.write_build_info(compile_args, link_args, openmp, libmvec, libmvec_more)
         # setuptools reuses an object file whose .c is older, even when the
         # flags changed (QUASAR_NATIVE, QUASAR_LIBMVEC, OpenMP): rebuild then.
         stamp_path = os.path.join(self.build_temp, "quasar-build-flags.txt")
-        stamp = repr((compile_args, link_args, libmvec))
+        stamp = repr((compile_args, link_args, libmvec, libmvec_more))
         if read_text(stamp_path) != stamp:
             self.force = True
         super().build_extensions()
@@ -177,7 +196,7 @@ class BuildKernels(build_ext):
         with open(stamp_path, "w") as handle:  # only once the build succeeded
             handle.write(stamp)
 
-    def write_build_info(self, compile_args, link_args, openmp, libmvec):
+    def write_build_info(self, compile_args, link_args, openmp, libmvec, libmvec_more):
         compiler = getattr(self.compiler, "compiler", None) or ["unknown"]
         info = {
             "compiler": " ".join(compiler),
@@ -185,6 +204,7 @@ class BuildKernels(build_ext):
             "link_args": link_args,
             "openmp": openmp,
             "libmvec": libmvec,
+            "libmvec_more": libmvec_more,
             "native": native_requested(),
             "machine": platform.machine(),
             "python": platform.python_version(),

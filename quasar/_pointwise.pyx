@@ -11,9 +11,12 @@ the element loop, so every op gets its own tight loop. The wrappers in
 (``binary``'s operands already broadcast to one size); blocks of BLOCK
 elements are the units of ``prange``.
 
-Every element is computed in double and rounded once to the array's dtype:
-float32 results are then (nearly always) correctly rounded, whatever libm's
-float32 routines would give. These ops are rarely hot; exactness wins.
+Each op computes in the array's own precision with the C library's float or
+double function (``q_tan`` and friends pick ``tanf`` or ``tan`` at compile
+time), in loops without branches: with glibc's vector libm
+(``_libmvec_more.h``) the compiler turns every such loop into calls of the
+4- or 8-lane variants. Only erfinv and logit, whose loops branch anyway,
+compute in double and round once.
 
 Scan kernels see an array as (outer, n, inner) with the scanned axis in the
 middle, as the index family's cumsum does; each task is one (outer, inner)
@@ -24,11 +27,17 @@ operation is fixed: the same bits at any thread count.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport (
-    INFINITY, NAN, acos, acosh, asin, asinh, atan, atan2, atanh, ceil, copysign, cosh, erf, exp,
-    exp2, expm1, fabs, floor, fmod, hypot, isinf, isnan, log, log1p, log2, log10, nearbyint, sinh,
-    sqrt, tan, trunc,
+    INFINITY, NAN, acos, acosf, acosh, acoshf, asin, asinf, asinh, asinhf, atan, atan2, atan2f, atanf,
+    atanh, atanhf, ceil, ceilf, copysign, copysignf, cosh, coshf, erf, exp, exp2, exp2f,
+    fabs, floor, floorf, fmod, fmodf, hypot, hypotf, isinf, isnan, log, log1p, log2, log2f, log10,
+    log10f, nearbyint, nearbyintf, sinh, sinhf, sqrt, tan, tanf, trunc, truncf,
 )
 from libc.stdint cimport int64_t
+
+from quasar._kernels cimport q_exp, q_expm1, q_fabs, q_log, q_log1p, q_sqrt
+
+cdef extern from "_libmvec_more.h":
+    pass
 
 cdef double LN2 = 0.6931471805599453
 cdef double TWO_OVER_SQRT_PI = 1.1283791670955126
@@ -91,6 +100,72 @@ cdef inline Py_ssize_t block_length(Py_ssize_t b, Py_ssize_t n) noexcept nogil:
     return BLOCK if (b + 1) * BLOCK <= n else n - b * BLOCK
 
 
+# ---------------------------------------------------------------- libm in the array's precision
+# ``if floating is float`` is decided at compile time: float32 calls the
+# f-suffixed function, float64 the double one (and each has a vector variant).
+
+cdef inline floating q_tan(floating x) noexcept nogil:
+    return tanf(x) if floating is float else tan(x)
+
+cdef inline floating q_asin(floating x) noexcept nogil:
+    return asinf(x) if floating is float else asin(x)
+
+cdef inline floating q_acos(floating x) noexcept nogil:
+    return acosf(x) if floating is float else acos(x)
+
+cdef inline floating q_atan(floating x) noexcept nogil:
+    return atanf(x) if floating is float else atan(x)
+
+cdef inline floating q_sinh(floating x) noexcept nogil:
+    return sinhf(x) if floating is float else sinh(x)
+
+cdef inline floating q_cosh(floating x) noexcept nogil:
+    return coshf(x) if floating is float else cosh(x)
+
+cdef inline floating q_asinh(floating x) noexcept nogil:
+    return asinhf(x) if floating is float else asinh(x)
+
+cdef inline floating q_acosh(floating x) noexcept nogil:
+    return acoshf(x) if floating is float else acosh(x)
+
+cdef inline floating q_atanh(floating x) noexcept nogil:
+    return atanhf(x) if floating is float else atanh(x)
+
+cdef inline floating q_log2(floating x) noexcept nogil:
+    return log2f(x) if floating is float else log2(x)
+
+cdef inline floating q_log10(floating x) noexcept nogil:
+    return log10f(x) if floating is float else log10(x)
+
+cdef inline floating q_exp2(floating x) noexcept nogil:
+    return exp2f(x) if floating is float else exp2(x)
+
+cdef inline floating q_floor(floating x) noexcept nogil:
+    return floorf(x) if floating is float else floor(x)
+
+cdef inline floating q_ceil(floating x) noexcept nogil:
+    return ceilf(x) if floating is float else ceil(x)
+
+cdef inline floating q_trunc(floating x) noexcept nogil:
+    return truncf(x) if floating is float else trunc(x)
+
+cdef inline floating q_round(floating x) noexcept nogil:
+    """To nearest, ties to even (the default rounding mode)."""
+    return nearbyintf(x) if floating is float else nearbyint(x)
+
+cdef inline floating q_atan2(floating a, floating b) noexcept nogil:
+    return atan2f(a, b) if floating is float else atan2(a, b)
+
+cdef inline floating q_hypot(floating a, floating b) noexcept nogil:
+    return hypotf(a, b) if floating is float else hypot(a, b)
+
+cdef inline floating q_copysign(floating a, floating b) noexcept nogil:
+    return copysignf(a, b) if floating is float else copysign(a, b)
+
+cdef inline floating q_fmod(floating a, floating b) noexcept nogil:
+    return fmodf(a, b) if floating is float else fmod(a, b)
+
+
 # ---------------------------------------------------------------- scalar helpers
 
 
@@ -151,99 +226,90 @@ cdef inline double logaddexp_double(double a, double b) noexcept nogil:
     return top + log1p(exp(-fabs(a - b)))
 
 
-cdef inline double logaddexp2_double(double a, double b) noexcept nogil:
-    cdef double top
-    if a == b:
-        return a + 1.0
-    top = a if a > b else b
-    if isnan(a) or isnan(b):
-        return NAN
-    return top + log1p(exp2(-fabs(a - b))) / LN2
-
-
 # ---------------------------------------------------------------- elementwise blocks
 
 
 cdef void unary_block(int op, const floating* x, floating* out, Py_ssize_t n,
                       double p0, double p1) noexcept nogil:
-    """out[i] = op(x[i]) for i < n: one loop per op, chosen once."""
+    """out[i] = op(x[i]) for i < n: one branch-free loop per op, chosen once."""
     cdef Py_ssize_t i
-    cdef double v
+    cdef floating v, one = 1, zero = 0, scale = <floating>p0
     if op == TAN:
         for i in range(n):
-            out[i] = <floating>tan(<double>x[i])
+            out[i] = q_tan(x[i])
     elif op == ASIN:
         for i in range(n):
-            out[i] = <floating>asin(<double>x[i])
+            out[i] = q_asin(x[i])
     elif op == ACOS:
         for i in range(n):
-            out[i] = <floating>acos(<double>x[i])
+            out[i] = q_acos(x[i])
     elif op == ATAN:
         for i in range(n):
-            out[i] = <floating>atan(<double>x[i])
+            out[i] = q_atan(x[i])
     elif op == SINH:
         for i in range(n):
-            out[i] = <floating>sinh(<double>x[i])
+            out[i] = q_sinh(x[i])
     elif op == COSH:
         for i in range(n):
-            out[i] = <floating>cosh(<double>x[i])
+            out[i] = q_cosh(x[i])
     elif op == ASINH:
         for i in range(n):
-            out[i] = <floating>asinh(<double>x[i])
+            out[i] = q_asinh(x[i])
     elif op == ACOSH:
         for i in range(n):
-            out[i] = <floating>acosh(<double>x[i])
+            out[i] = q_acosh(x[i])
     elif op == ATANH:
         for i in range(n):
-            out[i] = <floating>atanh(<double>x[i])
+            out[i] = q_atanh(x[i])
     elif op == LOG2:
         for i in range(n):
-            out[i] = <floating>log2(<double>x[i])
+            out[i] = q_log2(x[i])
     elif op == LOG10:
         for i in range(n):
-            out[i] = <floating>log10(<double>x[i])
+            out[i] = q_log10(x[i])
     elif op == EXP2:
         for i in range(n):
-            out[i] = <floating>exp2(<double>x[i])
+            out[i] = q_exp2(x[i])
     elif op == EXPM1:
         for i in range(n):
-            out[i] = <floating>expm1(<double>x[i])
+            out[i] = q_expm1(x[i])
     elif op == LOG1P:
         for i in range(n):
-            out[i] = <floating>log1p(<double>x[i])
+            out[i] = q_log1p(x[i])
     elif op == RSQRT:
         for i in range(n):
-            out[i] = <floating>(1.0 / sqrt(<double>x[i]))
+            out[i] = one / q_sqrt(x[i])
     elif op == RECIPROCAL:
         for i in range(n):
-            out[i] = <floating>(1.0 / <double>x[i])
+            out[i] = one / x[i]
     elif op == SIGN:
         for i in range(n):
             v = x[i]
-            out[i] = <floating>((v > 0) - (v < 0))
+            out[i] = (one if v > 0 else zero) - (one if v < 0 else zero)
     elif op == FLOOR:
         for i in range(n):
-            out[i] = <floating>floor(<double>x[i])
+            out[i] = q_floor(x[i])
     elif op == CEIL:
         for i in range(n):
-            out[i] = <floating>ceil(<double>x[i])
+            out[i] = q_ceil(x[i])
     elif op == ROUND:
         for i in range(n):
-            out[i] = <floating>nearbyint(<double>x[i])
+            out[i] = q_round(x[i])
     elif op == ROUND_SCALED:
+        # PyTorch's order of operations, in the array's precision
         if p1 > 0:
             for i in range(n):
-                out[i] = <floating>(nearbyint(<double>x[i] * p0) / p0)
+                out[i] = q_round(x[i] * scale) / scale
         else:
             for i in range(n):
-                out[i] = <floating>(nearbyint(<double>x[i] / p0) * p0)
+                out[i] = q_round(x[i] / scale) * scale
     elif op == TRUNC:
         for i in range(n):
-            out[i] = <floating>trunc(<double>x[i])
+            out[i] = q_trunc(x[i])
     elif op == FRAC:
         for i in range(n):
             v = x[i]
-            out[i] = <floating>(v - trunc(v))
+            out[i] = v - q_trunc(v)
     elif op == ERFINV:
         for i in range(n):
             out[i] = <floating>erfinv_double(<double>x[i])
@@ -252,33 +318,46 @@ cdef void unary_block(int op, const floating* x, floating* out, Py_ssize_t n,
             out[i] = <floating>logit_double(<double>x[i], p0)
 
 
+cdef inline floating logaddexp_op(floating a, floating b, floating shift_ln) noexcept nogil:
+    """log(e^a + e^b) (shift_ln = 1), or log2(2^a + 2^b) (shift_ln = ln 2),
+    without overflow and without branches: both sides are computed and one is
+    selected. Equal operands (also equal infinities, where a - b is NaN) give
+    a + log(2) / shift_ln; a NaN operand gives NaN."""
+    cdef floating top = a if a > b else b
+    cdef floating spread = q_exp(-q_fabs(a - b) * shift_ln)
+    cdef floating general = top + q_log1p(spread) / shift_ln
+    cdef floating equal = a + <floating>LN2 / shift_ln
+    return equal if a == b else general
+
+
 cdef void binary_block(int op, const floating* a, const floating* b, floating* out,
                        Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    cdef double u, v
+    cdef floating u, v, product, zero = 0, nan = NAN, ln2 = LN2, one = 1
     if op == ATAN2:
         for i in range(n):
-            out[i] = <floating>atan2(<double>a[i], <double>b[i])
+            out[i] = q_atan2(a[i], b[i])
     elif op == COPYSIGN:
         for i in range(n):
-            out[i] = <floating>copysign(<double>a[i], <double>b[i])
+            out[i] = q_copysign(a[i], b[i])
     elif op == HYPOT:
         for i in range(n):
-            out[i] = <floating>hypot(<double>a[i], <double>b[i])
+            out[i] = q_hypot(a[i], b[i])
     elif op == FMOD:
         for i in range(n):
-            out[i] = <floating>fmod(<double>a[i], <double>b[i])
+            out[i] = q_fmod(a[i], b[i])
     elif op == LOGADDEXP:
         for i in range(n):
-            out[i] = <floating>logaddexp_double(a[i], b[i])
+            out[i] = logaddexp_op(a[i], b[i], one)
     elif op == LOGADDEXP2:
         for i in range(n):
-            out[i] = <floating>logaddexp2_double(a[i], b[i])
+            out[i] = logaddexp_op(a[i], b[i], ln2)
     elif op == XLOGY:
         for i in range(n):
             u = a[i]
             v = b[i]
-            out[i] = <floating>(NAN if isnan(v) else (0.0 if u == 0 else u * log(v)))
+            product = u * q_log(v)
+            out[i] = nan if v != v else (zero if u == 0 else product)
 
 
 def unary(int op, const floating[::1] x, floating[::1] out, double p0, double p1, int num_threads):

@@ -312,7 +312,11 @@ def show_config(file=None):
         lines.append(f"  link flags:            {' '.join(info.LINK_ARGS) or '(none)'}")
         lines.append(f"  -march=native:         {'yes' if info.NATIVE else 'no (portable)'}")
         vector_libm = getattr(info, "LIBMVEC", False)
-        lines.append(f"  vector libm:           {'glibc libmvec' if vector_libm else 'no (scalar libm calls)'}")
+        if vector_libm and getattr(info, "LIBMVEC_MORE", False):
+            vector_libm = "glibc libmvec (with the 2.35 functions: tan, asin, ..., atan2)"
+        elif vector_libm:
+            vector_libm = "glibc libmvec"
+        lines.append(f"  vector libm:           {vector_libm or 'no (scalar libm calls)'}")
         lines.append(f"  built with:            numpy {info.NUMPY}, Cython {info.CYTHON}")
     else:
         lines.append("  build flags:           unknown (quasar/_build_info.py missing)")

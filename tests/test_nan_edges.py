@@ -137,6 +137,9 @@ def test_float32_var_std_accumulate_wider(name):
         assert qs.var(x).dtype == np.float32
         np.testing.assert_allclose(qs.var(x).item(), exact, rtol=1e-6)
         np.testing.assert_allclose(qs.std(x).item(), math.sqrt(exact), rtol=1e-6)
+        wide = qs.tensor(np.array([3e20, -3e20] * 5, np.float32))  # var past float32's range, std inside
+        assert math.isinf(qs.var(wide).item())
+        np.testing.assert_allclose(qs.std(wide).item(), 3e20 * math.sqrt(10 / 9), rtol=1e-6)
 
 
 @BACKENDS
@@ -150,3 +153,23 @@ def test_a_zero_d_gradient_is_an_ndarray(name):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert type((x.detach() * 3).array) is np.ndarray
+
+
+def test_max_min_of_two_tensors_are_maximum_minimum():
+    a, b = leaf([1.0, nan, 3.0]), leaf([2.0, 0.0, 3.0])
+    np.testing.assert_array_equal(qs.max(a, b).detach().numpy(), [2.0, nan, 3.0])
+    np.testing.assert_array_equal(a.min(b).detach().numpy(), [1.0, nan, 3.0])
+
+
+@BACKENDS
+def test_p_norm_of_a_zero_vector_has_zero_gradient(name):
+    with qs.backend(name):
+        for p in (3, 1.5, 0.5):
+            x = leaf([[0.0, 0.0], [3.0, 0.0]])
+            out = qs.norm(x, p, 1)
+            np.testing.assert_allclose(out.detach().numpy(), [0.0, 3.0])
+            out.sum().backward()
+            np.testing.assert_allclose(x.grad.numpy(), [[0.0, 0.0], [1.0, 0.0]], rtol=1e-12)  # norm_backward
+        y = leaf([0.0, 2.0])
+        qs.linalg.vector_norm(y, -1).backward()
+        assert np.isfinite(y.grad.numpy()).all()

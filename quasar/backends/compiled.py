@@ -197,6 +197,7 @@ def sigmoid(x):
 
 
 def relu(x):
+    """max(x, 0); NaN stays NaN."""
     return _unary(_RELU, x, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 
@@ -228,7 +229,7 @@ def pow_scalar(x, p):
 
 
 def relu_backward(x, g):
-    """g where x > 0, else 0."""
+    """0 where x <= 0, else g (a NaN x passes g)."""
     return _binary(_RELU_BACKWARD, x, g, 0.0, 0.0, 1, _settings.threshold, _threads_for)
 
 

@@ -101,13 +101,13 @@ def ceil(x):
 
 
 def round(x, decimals=0):
-    """Round half to even; with decimals, PyTorch's scaling, done in float64."""
+    """Round half to even; with decimals, PyTorch's scaling in x's precision:
+    rint(x * 10**d) / 10**d, or rint(x / 10**-d) * 10**-d for d < 0."""
     if decimals == 0:
         return np.rint(x)
-    wide, scale = x.astype(np.float64), 10.0 ** abs(decimals)
+    scale = np.asarray(10.0 ** abs(decimals), x.dtype)
     with np.errstate(all="ignore"):
-        out = np.rint(wide * scale) / scale if decimals > 0 else np.rint(wide / scale) * scale
-    return out.astype(x.dtype)
+        return np.rint(x * scale) / scale if decimals > 0 else np.rint(x / scale) * scale
 
 
 def trunc(x):

@@ -1,8 +1,9 @@
 """More math: logsumexp, var, std, norm, prod, cumsum, argmax, argmin and the
 activations leaky_relu, elu, softplus and erf.
 
-Where composing existing kernels reads well, the ops do that (var, norm,
-and std = sqrt(var)); where composition would be slow or lose precision,
+Where composing existing kernels reads well, the ops do that (var, std,
+the norms, each its own node for PyTorch's gradients at the edges: a
+constant row's std, a zero vector's norm); where composition would be slow or lose precision,
 they call a kernel of their own: logsumexp (shift by the max in one pass),
 prod (its gradient must survive zeros, so no division by x), cumsum, the
 arg-extrema, and the activations (each a forward and a backward kernel).
@@ -82,9 +83,10 @@ class Var(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
-        variance, centered, ctx.scale = _variance(x, axes, keepdim, correction)
+        wide, centered, ctx.scale = _variance(x, axes, keepdim, correction)
         ctx.centered, ctx.axes, ctx.keepdim = centered, axes, keepdim
-        return variance.astype(x.dtype, copy=False)
+        with np.errstate(over="ignore"):  # past float32's range the variance is inf, as in PyTorch
+            return wide.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -102,7 +104,7 @@ class Std(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
         variance, centered, ctx.scale = _variance(x, axes, keepdim, correction)
-        # the root in float64 too: a float32 variance past 3.4e38 still has a float32 std
+        # the root before rounding to float32: a variance past float32's range may have a root inside it
         out = backend().sqrt(variance).astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
         ctx.centered, ctx.axes, ctx.keepdim = centered, axes, keepdim
@@ -216,12 +218,45 @@ class Norm2(Function):
         return B.mul(B.div(grad, safe), x)
 
 
+class NormP(Function):
+    """(sum |x|^p)^(1/p) over axes for a finite p other than 0, 1 and 2 (also
+    negative, for vector_norm). The gradient is PyTorch's norm_backward:
+    sign(x) |x|^(p-1) * grad / norm^(p-1), and 0 where the norm is 0; for
+    p < 1 it is sign(x) |x|^(p-1) * grad * norm^(1-p) with |x|^(p-1) taken as 0
+    at x == 0 (where it would be inf)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, p):
+        B = backend()
+        total = B.sum(B.pow_scalar(B.abs(x), p), axes, keepdim)
+        out = B.pow_scalar(total, 1.0 / p)
+        ctx.save_for_backward(x, out)
+        ctx.axes, ctx.keepdim, ctx.p = axes, keepdim, p
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        B = backend()
+        if not ctx.keepdim:
+            shape = keepdim_shape(x.shape, ctx.axes)
+            out, grad = out.reshape(shape), grad.reshape(shape)
+        p, zero = ctx.p, _const(0, x.dtype)
+        magnitude = B.pow_scalar(B.abs(x), p - 1)
+        if p < 1:
+            magnitude = B.where(B.eq(x, zero), zero, magnitude)
+            scale = B.mul(grad, B.pow_scalar(out, 1 - p))
+        else:
+            scale = B.where(B.eq(out, zero), zero, B.div(grad, B.pow_scalar(out, p - 1)))
+        return B.mul(B.mul(B.sign(x), magnitude), scale)
+
+
 def norm(x, p=2, dim=None, keepdim=False):
     """The vector p-norm over ``dim`` (all elements when None): (sum |x|^p)^(1/p).
 
     p: a positive number, ``inf``/``-inf`` (max/min of |x|), 0 (the count of
-    non-zeros, no gradient) or 'fro' (= 2). The 2-norm's gradient is 0 at a
-    zero vector, as in PyTorch.
+    non-zeros, no gradient) or 'fro' (= 2). The gradient is 0 at a zero
+    vector, as in PyTorch.
     """
     _float_input("norm", x)
     require_bool("norm", "keepdim", keepdim)
@@ -242,7 +277,7 @@ def norm(x, p=2, dim=None, keepdim=False):
         return sum(ne(x, 0).to(x.dtype), axes, keepdim)
     if p == 1:
         return sum(abs(x), axes, keepdim)
-    return pow(sum(pow(abs(x), float(p)), axes, keepdim), 1.0 / p)
+    return NormP.apply(x, axes=axes, keepdim=bool(keepdim), p=float(p))
 
 
 # ---------------------------------------------------------------- prod and cumsum

@@ -19,7 +19,8 @@ from ..autograd import Function
 from ..tensor import Tensor
 from .common import FLOATS, backend, broadcast_shape, reduce_to_shape, require_float, tensor_pair
 from .elementwise import clamp as _clamp_scalar
-from .elementwise import pow
+from .elementwise import eq, pow
+from .reductions import all as _all
 
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
@@ -85,6 +86,9 @@ class Unary(Function):
         if rule is None:
             return np.zeros(x.shape, x.dtype)
         return rule(backend(), grad, x, out)
+
+    def __repr__(self):  # grad_fn=<TanBackward>, not <UnaryBackward>
+        return f"<{self.op.capitalize()}Backward>"
 
 
 def _unary(op, doc):
@@ -237,6 +241,9 @@ class Binary(Function):
         ga = reduce_to_shape(np.broadcast_to(ga, grad.shape), a.shape) if ctx.needs_input_grad[0] else None
         gb = reduce_to_shape(np.broadcast_to(gb, grad.shape), b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
+
+    def __repr__(self):
+        return f"<{self.op.capitalize()}Backward>"
 
 
 def _binary(op, doc):
@@ -471,18 +478,12 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True if every element of isclose(input, other, ...) is True."""
-    from .reductions import all as all_
-
-    return bool(all_(isclose(input, other, rtol, atol, equal_nan)).item())
+    return bool(_all(isclose(input, other, rtol, atol, equal_nan)).item())
 
 
 def equal(input, other):
     """True if both tensors have the same shape and the same values (NaN is never equal)."""
-    from .reductions import all as all_
-
     a, b = _as_tensor("equal", input), _as_tensor("equal", other)
     if a.shape != b.shape:
         return False
-    from .elementwise import eq
-
-    return bool(all_(eq(a, b)).item())
+    return bool(_all(eq(a, b)).item())

@@ -17,8 +17,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from .common import backend, keepdim_shape, normalize_dim, normalize_dims, require_float
-from .elementwise import abs, pow
-from .mathops import norm, std, var
+from .mathops import NormP, norm, std, var
 from .reduce import amax, amin, evenly_distribute, mean, sum, to_index
 from .shape import reshape
 
@@ -224,13 +223,15 @@ class LogCumSumExp(Function):
 
 
 class CumExtremum(Function):
-    """Running max or min values, given their indices; each output's gradient
-    goes to the element it came from (PyTorch's cummaxmin_backward: a scatter-add)."""
+    """Running max or min values of x, computed by the caller with their
+    indices (x itself only links the node into the graph); each output's
+    gradient goes to the element it came from (PyTorch's cummaxmin_backward:
+    a scatter-add)."""
 
     @staticmethod
     def forward(ctx, x, values, index, axis):
         ctx.index, ctx.axis = index, axis
-        return values.copy()
+        return values
 
     @staticmethod
     def backward(ctx, grad):
@@ -299,6 +300,6 @@ def vector_norm(x, ord=2, dim=None, keepdim=False):
         if x.ndim == 0:
             return reshape(vector_norm(reshape(x, 1), ord, 0), ())
         axes = normalize_dims("vector_norm", dim, x.ndim)
-        return pow(sum(pow(abs(x), float(ord)), axes, keepdim), 1.0 / ord)
+        return NormP.apply(x, axes=axes, keepdim=bool(keepdim), p=float(ord))
     return norm(x, ord, dim, keepdim)
 
