@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-from . import autograd
+from . import autograd, backends
 
 SUPPORTED = {
     np.dtype(np.float32),
@@ -163,6 +163,8 @@ class Tensor:
     # ------------------------------------------------------------ conversion
     def item(self):
         """The value of a one-element tensor as a Python number."""
+        if self.requires_grad and backends._local.module is not None:
+            _check_not_differentiating(self, "item()")
         if self.array.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted to a Python number, "
@@ -180,6 +182,8 @@ class Tensor:
         return self.array.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if self.requires_grad and backends._local.module is not None:
+            _check_not_differentiating(self, "an ndarray (np.asarray)")
         arr = self.array
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
@@ -303,11 +307,18 @@ class Tensor:
             hooks = self._hooks = autograd.Hooks()
         return hooks
 
-    def backward(self, gradient=None, retain_graph=False):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate dself/dleaf into every leaf's ``.grad``.
 
-        gradient: dL/dself, same shape as self; may be omitted for one-element tensors.
+        gradient: dL/dself, same shape as self; may be omitted for one-element
+        tensors. retain_graph (default: create_graph) keeps the graph for
+        another backward. create_graph=True makes the gradients tensors with
+        a graph of their own, differentiable again. inputs: only these tensors
+        (leaves or not) get ``.grad``.
         """
+        if create_graph or inputs is not None:
+            autograd.backward(self, gradient, retain_graph, create_graph, inputs)
+            return
         if not self.requires_grad:
             raise RuntimeError(
                 "backward: element 0 of tensors does not require grad and does not have a grad_fn"
@@ -327,9 +338,9 @@ class Tensor:
                     f"backward: gradient has shape {grad.shape} but the tensor has shape {self.shape}"
                 )
         if self.grad_fn is None:  # a leaf: d self / d self = 1
-            autograd._accumulate({self: grad}, grad)
+            autograd._accumulate({self: grad}, (grad,))
             return
-        autograd.run_backward(self, grad, retain_graph=retain_graph)
+        autograd.run_backward((self,), (grad,), retain_graph=bool(retain_graph))
 
     def zero_(self):
         return ops.zero_(self)
@@ -375,6 +386,19 @@ class Tensor:
 
 
 autograd.Tensor = Tensor  # Function.apply wraps its outputs in this class
+
+
+def _check_not_differentiating(t, what):
+    """Inside a backward formula run for create_graph=True, turning a tensor
+    that requires grad into NumPy values would cut the graph: a wrong second
+    derivative. Say so instead."""
+    from .backends import differentiable
+
+    if differentiable.is_active():
+        raise differentiable.NotDifferentiable(
+            f"its backward turns a tensor that requires grad (shape {t.shape}) into {what}, "
+            "which would cut the graph"
+        )
 
 
 def as_tensor(data, dtype=None):

@@ -49,8 +49,11 @@ class Cat(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # each input gets back its own stretch of the gradient along dim
-        return tuple(np.split(grad, ctx.ends, axis=ctx.dim))
+        # each input gets back its own stretch of the gradient along dim (slices: views,
+        # and the same code runs on a Tensor gradient in double backward)
+        bounds = [0, *ctx.ends.tolist(), grad.shape[ctx.dim]]
+        lead = (slice(None),) * ctx.dim
+        return tuple(grad[lead + (slice(start, stop),)] for start, stop in zip(bounds, bounds[1:]))
 
 
 def _common_dtype(tensors):

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import backend, keepdim_shape, normalize_dims, require_float
+from .common import backend, expand_to, keepdim_shape, normalize_dims, require_float
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -42,7 +42,7 @@ class Sum(Function):
         # every input element contributed once: spread grad back over the reduced axes
         if not ctx.keepdim:
             grad = grad.reshape(keepdim_shape(ctx.shape, ctx.axes))
-        return np.broadcast_to(grad, ctx.shape)
+        return expand_to(grad, ctx.shape)
 
 
 def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=False):

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import FLOATS, broadcast_shape, normalize_dim, reduce_to_shape
+from .common import FLOATS, broadcast_shape, normalize_dim, permute_dims, reduce_to_shape
 
 
 def _view_apply(function, x, **options):
@@ -77,7 +77,7 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.transpose(ctx.inverse)
+        return permute_dims(grad, ctx.inverse)
 
 
 def permute(x, *dims):
