@@ -220,10 +220,11 @@ def _freed(node):
 
 def _nodes_toward(order, target_nodes, target_leaves):
     """The nodes of ``order`` whose backward can reach a target (a node, or a
-    leaf among a node's parents): backward skips every other node."""
+    leaf among a node's parents): backward skips every other node. A freed
+    node counts (its parents are gone): reaching it raises the clear error."""
     useful = set()
     for node in reversed(order):  # parents' nodes come before their users here
-        if node in target_nodes or any(
+        if node in target_nodes or node.saved is None or any(
             (child is not None and child in useful) or (child is None and parent in target_leaves)
             for parent, child in zip(node.parents, node.parent_nodes)
         ):
@@ -297,9 +298,10 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, inputs=No
             else:
                 previous = grads.get(child)
                 grads[child] = pg if previous is None else add(previous, pg)
-        if not retain_graph:  # free what this node kept: saved arrays and its inputs
+        if not retain_graph:  # free what this node kept: saved arrays, its inputs, its options
             node.saved = None  # (a second backward through it now raises)
             node.parents = ()
+            node.options = None
     if inputs is None:
         _accumulate(leaf_grads, seeds, create_graph)
         return None
@@ -417,12 +419,14 @@ def _tensor_ctx(node):
 
     saved = node.saved_tensors  # raises if freed or changed in place
     parents = node.parents
-    by_array = {id(p.array): p for p in parents}
+    by_array = {}
+    for p in parents:  # two tensors may share one array (x and x.detach()): then replay
+        by_array[id(p.array)] = p if by_array.get(id(p.array), p) is p else None
     mapped, replay = [], False
     for array in saved:
         if not isinstance(array, (np.ndarray, np.generic)) or array.dtype.kind != "f":
             mapped.append(array)  # None, a Python value, integer indices: constants
-        elif id(array) in by_array:
+        elif by_array.get(id(array)) is not None:
             mapped.append(by_array[id(array)])
         elif array is node.saved_output:
             out = Tensor._wrap(array, node.out_version)
@@ -431,7 +435,7 @@ def _tensor_ctx(node):
         else:
             replay = True
             break
-    options = node.__dict__.get("options", {})
+    options = node.__dict__.get("options") or {}
     replay = replay or bool(_float_arrays(node, options))
     cls = type(node)
     ctx = object.__new__(cls)
