@@ -18,7 +18,10 @@ methods that sit side by side::
 
 ``Mul.apply(x, y)`` runs ``forward`` on the tensors' arrays and, when any input
 requires grad (and grad mode is on), returns a tensor whose ``grad_fn`` is the
-ctx object: a node holding the parents and what backward needs.
+ctx object: a node holding what backward needs: the saved arrays, and for
+each input its node (or, for a leaf, the tensor to accumulate into). A node
+keeps no intermediate tensor alive: ``y = x @ w; out = tanh(y).sum(); del y``
+frees y's array, since tanh's backward needs only its output.
 
 Backward
 --------
@@ -99,10 +102,12 @@ class Function:
 
     # A node is made for every op, so it is kept lean: the fields every node
     # sets are slots; the rare ones live in __dict__ with class defaults below.
-    __slots__ = ("parents", "parent_nodes", "needs_input_grad", "__dict__")
+    # parents: per input, its node (a Function), or the input tensor itself when it is a leaf
+    __slots__ = ("parents", "needs_input_grad", "__dict__")
 
     saved = ()  # what forward saved for backward; None once backward freed it
-    versions = ()  # the inputs' version counters when forward saved something
+    versions = ()  # per input (version counter, its value, id of the array), when forward saved something
+    input_shapes = None  # the input shapes, recorded for user-defined Functions (backward's shapes are checked)
     saved_output = None  # forward's own result, when forward saved it (exp, tanh, ...)
     out_version = None  # the output's version counter, when forward saved its result
     _retained = None  # a weakref to the output, set by retain_grad()
@@ -122,11 +127,11 @@ class Function:
                 f"{type(self).__name__}: trying to backward through the graph a second time; "
                 "its saved values were freed. Pass retain_graph=True to the first backward()."
             )
-        for parent, version in zip(self.parents, self.versions):
-            if parent._version[0] != version:  # changed in place: does this node need it?
+        for counter, then, array_id in self.versions:
+            if counter[0] != then:  # an input changed in place: does this node need it?
                 for array in saved:
-                    if array is parent.array:
-                        self._modified(parent.shape, parent._version[0], version)
+                    if id(array) == array_id:  # (saved arrays outlive the check: ids stay unique)
+                        self._modified(array.shape, counter[0], then)
         if self.out_version is not None and self.out_version[0]:
             self._modified(self.saved_output.shape, self.out_version[0], 0)
         return saved
@@ -147,7 +152,9 @@ class Function:
         ctx = object.__new__(cls)
         out_data = cls.forward(ctx, *[t.array for t in inputs], **options)
         if type(out_data) is not np.ndarray:  # NumPy gives scalars for some 0-d results
-            out_data = np.asarray(out_data)
+            scalar, out_data = out_data, np.asarray(out_data)
+            if ctx.saved:  # the saved output is the tensor's array, as for any other result
+                ctx.saved = tuple([out_data if a is scalar else a for a in ctx.saved])
         out = _new_tensor(Tensor)  # Tensor._wrap(out_data), inlined: this runs for every op
         out.array = out_data
         out.grad = out.grad_fn = None
@@ -156,14 +163,14 @@ class Function:
         if _grad.enabled:
             for t in inputs:
                 if t.requires_grad:  # at least one input needs a gradient: record the node
-                    ctx.parents = inputs
-                    # each input's node *now*: an in-place op may give the tensor a new one later
-                    ctx.parent_nodes = tuple([t.grad_fn for t in inputs])
+                    # each input's node *now* (an in-place op may give the tensor a new one
+                    # later), or a leaf itself; never a non-leaf tensor, which may be freed
+                    ctx.parents = tuple([t.grad_fn or t for t in inputs])
                     ctx.needs_input_grad = tuple([t.requires_grad for t in inputs])
                     if options:  # forward may be replayed on tensors for double backward
                         ctx.options = options
                     if ctx.saved:  # remember versions, to catch in-place changes before backward
-                        ctx.versions = tuple([t._version[0] for t in inputs])
+                        ctx.versions = tuple([(t._version, t._version[0], id(t.array)) for t in inputs])
                         for array in ctx.saved:
                             if array is out_data:
                                 ctx.saved_output = out_data
@@ -175,6 +182,23 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__}Backward>"
+
+    def __init_subclass__(cls, **kwargs):
+        """A Function defined outside quasar records its input shapes, so that
+        backward can check the shapes of the gradients it returns (quasar's
+        own ops are tested instead, keeping their nodes lean)."""
+        super().__init_subclass__(**kwargs)
+        forward = cls.__dict__.get("forward")
+        if cls.__module__.startswith("quasar.") or not isinstance(forward, staticmethod):
+            return
+        user_forward = forward.__func__
+
+        @functools.wraps(user_forward)
+        def forward_recording_shapes(ctx, *arrays, **options):
+            ctx.input_shapes = tuple([np.shape(a) for a in arrays])
+            return user_forward(ctx, *arrays, **options)
+
+        cls.forward = staticmethod(forward_recording_shapes)
 
 
 Tensor = None  # set by quasar.tensor once the class exists (the two modules need each other)
@@ -195,13 +219,13 @@ def _topological_order(root_nodes):
         if root in visited:
             continue
         visited.add(root)
-        stack = [(root, iter(root.parent_nodes))]
+        stack = [(root, iter(root.parents))]
         while stack:
             node, children = stack[-1]
             for child in children:
-                if child is not None and child not in visited:
+                if child not in visited and isinstance(child, Function):  # (not a leaf)
                     visited.add(child)
-                    stack.append((child, iter(child.parent_nodes)))
+                    stack.append((child, iter(child.parents)))
                     break
             else:
                 stack.pop()
@@ -225,8 +249,7 @@ def _nodes_toward(order, target_nodes, target_leaves):
     useful = set()
     for node in reversed(order):  # parents' nodes come before their users here
         if node in target_nodes or node.saved is None or any(
-            (child is not None and child in useful) or (child is None and parent in target_leaves)
-            for parent, child in zip(node.parents, node.parent_nodes)
+            parent in useful or parent in target_leaves for parent in node.parents
         ):
             useful.add(node)
     return useful
@@ -282,22 +305,19 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, inputs=No
             input_grads = node.backward(node, g)
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
-        for parent, child, needed, pg in zip(node.parents, node.parent_nodes, node.needs_input_grad, input_grads):
+        if node.input_shapes is not None:  # a user-defined Function: check what it returned
+            _check_shapes(node, input_grads)
+        for parent, needed, pg in zip(node.parents, node.needs_input_grad, input_grads):
             if pg is None or not needed:
                 continue
-            if pg.shape != parent.array.shape:
-                raise RuntimeError(
-                    f"{type(node).__name__}.backward returned a gradient of shape {pg.shape} "
-                    f"for an input of shape {parent.array.shape}"
-                )
-            if child is None:
+            if isinstance(parent, Function):
+                previous = grads.get(parent)
+                grads[parent] = pg if previous is None else add(previous, pg)
+            else:  # a leaf
                 if target_leaves is not None and parent not in target_leaves:
                     continue
                 previous = leaf_grads.get(parent)
                 leaf_grads[parent] = pg if previous is None else add(previous, pg)
-            else:
-                previous = grads.get(child)
-                grads[child] = pg if previous is None else add(previous, pg)
         if not retain_graph:  # free what this node kept: saved arrays, its inputs, its options
             node.saved = None  # (a second backward through it now raises)
             node.parents = ()
@@ -308,6 +328,15 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, inputs=No
     return [
         (target_nodes.get(t.grad_fn) if t.grad_fn is not None else leaf_grads.get(t)) for t in inputs
     ]
+
+
+def _check_shapes(node, input_grads):
+    for i, (shape, needed, pg) in enumerate(zip(node.input_shapes, node.needs_input_grad, input_grads)):
+        if pg is not None and needed and tuple(pg.shape) != tuple(shape):
+            raise RuntimeError(
+                f"{type(node).__name__}.backward returned a gradient of shape {tuple(pg.shape)} "
+                f"for input {i} of shape {tuple(shape)}"
+            )
 
 
 def _retain(kept, g, create_graph):
@@ -367,7 +396,9 @@ _accumulate_lock = threading.Lock()
 # differentiable ops (quasar/backends/differentiable.py). What it returns then
 # has a graph of its own, which a later backward differentiates.
 
-_BOOKKEEPING = frozenset(("saved", "versions", "saved_output", "out_version", "_retained", "_hooks", "options"))
+_BOOKKEEPING = frozenset(
+    ("saved", "versions", "saved_output", "out_version", "_retained", "_hooks", "options", "input_shapes")
+)
 
 
 def _differentiable_backward(node, g):
@@ -400,50 +431,83 @@ def _float_arrays(ctx, options):
     constants = {id(v) for v in options.values()}
     return [
         key for key, value in ctx.__dict__.items()
-        if key not in _BOOKKEEPING and isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind == "f"
-        and id(value) not in constants
+        if key not in _BOOKKEEPING and _is_float_array(value) and id(value) not in constants
     ]
+
+
+def _is_float_array(value):
+    return isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind == "f"
+
+
+def _input_tensors(node, saved):
+    """The tensors forward received, as far as backward still has them: a leaf
+    is kept by the node; a non-leaf input is rebuilt from its saved array (a
+    tensor whose grad_fn is the input's node). None where it was not saved.
+    Also says whether two different inputs shared one array (x and x.detach()):
+    a saved array then cannot be told apart by identity."""
+    inputs = [None if isinstance(p, Function) else p for p in node.parents]
+    saved_by_id = {id(a): a for a in saved if _is_float_array(a)}
+    owners = {}
+    rebuilt = {}  # one tensor per parent node
+    for i, (parent, (counter, _, array_id)) in enumerate(zip(node.parents, node.versions)):
+        owners.setdefault(array_id, set()).add(id(parent))
+        if inputs[i] is None and array_id in saved_by_id:
+            if parent not in rebuilt:
+                t = Tensor._wrap(saved_by_id[array_id], counter)
+                t.grad_fn, t.requires_grad = parent, True
+                rebuilt[parent] = t
+            inputs[i] = rebuilt[parent]
+    shared = any(len(o) > 1 for o in owners.values())
+    return inputs, {array_id: i for i, (_, _, array_id) in enumerate(node.versions)}, shared
 
 
 def _tensor_ctx(node):
     """A stand-in for ``node`` whose saved values are Tensors tied to the graph.
 
-    A saved input becomes that parent tensor; the saved output becomes a
+    A saved input becomes that input's tensor (a leaf, or rebuilt around the
+    saved array with the input's node as grad_fn); the saved output becomes a
     tensor whose grad_fn is the node itself. Anything else forward kept (an
     intermediate such as cross-entropy's logsumexp, a float array on ctx)
     depends on the inputs in a way only forward knows: forward is then
-    replayed on the parents, on the differentiable backend, so those values
-    are recomputed as tensors with a graph.
+    replayed on the input tensors, on the differentiable backend, so those
+    values are recomputed as tensors with a graph.
     """
     from ..backends import differentiable
 
     saved = node.saved_tensors  # raises if freed or changed in place
-    parents = node.parents
-    by_array = {}
-    for p in parents:  # two tensors may share one array (x and x.detach()): then replay
-        by_array[id(p.array)] = p if by_array.get(id(p.array), p) is p else None
-    mapped, replay = [], False
+    inputs, position, shared = _input_tensors(node, saved)
+    mapped, replay = [], shared
     for array in saved:
-        if not isinstance(array, (np.ndarray, np.generic)) or array.dtype.kind != "f":
+        if replay:
+            break
+        if not _is_float_array(array):
             mapped.append(array)  # None, a Python value, integer indices: constants
-        elif by_array.get(id(array)) is not None:
-            mapped.append(by_array[id(array)])
+        elif id(array) in position and inputs[position[id(array)]] is not None:
+            mapped.append(inputs[position[id(array)]])
         elif array is node.saved_output:
             out = Tensor._wrap(array, node.out_version)
             out.grad_fn, out.requires_grad = node, True
             mapped.append(out)
         else:
             replay = True
-            break
     options = node.__dict__.get("options") or {}
     replay = replay or bool(_float_arrays(node, options))
     cls = type(node)
     ctx = object.__new__(cls)
     if replay:
-        with differentiable.active():
-            cls.forward(ctx, *parents, **options)
+        missing = [i for i, t in enumerate(inputs) if t is None]
+        if missing:
+            raise differentiable.NotDifferentiable(
+                f"its backward needs values computed in forward, and input {missing[0]} was not saved "
+                "to recompute them (save the inputs with ctx.save_for_backward)"
+            )
+        try:
+            with differentiable.active():
+                cls.forward(ctx, *inputs, **options)
+        except (TypeError, AttributeError, ValueError) as exc:
+            raise differentiable.NotDifferentiable(f"its forward could not be replayed on tensors ({exc})") from None
         leftover = _float_arrays(ctx, options)
-        if any(isinstance(a, (np.ndarray, np.generic)) for a in ctx.saved) or leftover:
+        if any(_is_float_array(a) for a in ctx.saved) or leftover:
             raise differentiable.NotDifferentiable(
                 "its forward, replayed on tensors, still keeps arrays for backward "
                 f"({', '.join(leftover) or 'saved values'})"
@@ -451,7 +515,7 @@ def _tensor_ctx(node):
     else:
         ctx.__dict__.update(node.__dict__)
         ctx.saved = tuple(mapped)
-    ctx.parents, ctx.parent_nodes, ctx.needs_input_grad = parents, node.parent_nodes, node.needs_input_grad
+    ctx.parents, ctx.needs_input_grad = node.parents, node.needs_input_grad
     ctx.versions, ctx.out_version = (), None  # checked above, on the node itself
     return ctx
 

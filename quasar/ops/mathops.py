@@ -83,6 +83,7 @@ class Var(Function):
         centered = B.sub(x, mean)
         squares = B.sum(B.mul(centered, centered), axes, keepdim)
         ctx.centered, ctx.axes, ctx.keepdim = centered, axes, keepdim
+        ctx.save_for_backward(x)  # not used by backward: double backward recomputes centered from x
         if dof > 0:
             ctx.scale = 1 / dof
             return B.mul(squares, _const(ctx.scale, x.dtype))
