@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import quasar as qs
+from quasar import backends
 from quasar.autograd import functional as F
 
 RNG = np.random.default_rng(0)
@@ -185,10 +186,29 @@ def test_custom_function_with_numpy_backward_says_it_has_no_double_backward():
         qs.autograd.grad(NumpySin.apply(x).sum(), x, create_graph=True)
 
 
-def test_op_without_double_backward_raises_clearly():
+class FusedSquare(qs.Function):
+    """Backward through a kernel the differentiable backend does not have."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return backends.current().square_backward(x, grad)
+
+
+def test_kernel_without_differentiable_version_raises_clearly():
     x = leaf(3)
-    with pytest.raises(RuntimeError, match="Prod: double backward .* not supported"):
-        qs.autograd.grad(x.prod(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="FusedSquare: double backward .* 'square_backward' has no differentiable"):
+        qs.autograd.grad(FusedSquare.apply(x).sum(), x, create_graph=True)
+
+
+def test_prod_double_backward_with_zeros():
+    x = qs.tensor(np.array([[2.0, 0.0, 3.0], [1.0, 4.0, 0.5]]), dtype=qs.float64, requires_grad=True)
+    assert qs.autograd.gradgradcheck(lambda t: t.prod(dim=1), [x])
 
 
 # ---------------------------------------------------------------- autograd.functional

@@ -351,3 +351,20 @@ def index_add(values, index, size):
 def scatter_add_flat(values, flat_index, size):
     rows = values.reshape(1, -1, 1)
     return IndexAdd.apply(rows, index=flat_index.reshape(-1), size=size).reshape(size)
+
+
+@_kernel
+def prod_backward(x, g, axis):
+    """g times the product of the other elements along axis, exact with zeros:
+    row k of a (..., n, n) spread is x with x_k replaced by 1, and its product
+    is what x_k is multiplied by (n^2 memory per slice: double backward only)."""
+    ops = _ops()
+    dtype = _dtype(x, g)
+    x = x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x))
+    if x.shape[axis] == 0:
+        return Tensor._wrap(np.zeros(x.shape, dtype))
+    last = x.transpose(axis, -1)  # (..., n)
+    n = last.shape[-1]
+    spread = ops.where(np.eye(n, dtype=bool), _const(1, dtype), last.unsqueeze(-2))  # (..., n, n)
+    others = ops.prod(spread, dim=-1).transpose(axis, -1)  # back to x's layout
+    return g * others
