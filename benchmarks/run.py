@@ -725,6 +725,47 @@ def w_mlp(timer, args):
     return {"rows": rows}
 
 
+def w_hvp(timer, args):
+    """A Hessian-vector product of the 784-256-10 MLP's loss (batch 128): gradients
+    with create_graph=True, then the gradient of their dot product with v."""
+    err = nn_available()
+    if err:
+        return {"skipped": f"qs.nn / qs.optim not available ({err})"}
+    import quasar.nn.functional as QF
+
+    sizes, batch = (784, 256, 10), 128
+    m = MLP(sizes, batch)
+    rng = np.random.default_rng(1)
+    qparams = list(m.qmodel.parameters())
+    vectors = [rng.standard_normal(p.shape).astype(np.float32) for p in qparams]
+    qv = [qs.tensor(v) for v in vectors]
+
+    def q_hvp():
+        loss = QF.cross_entropy(m.qmodel(m.xq), m.tq)
+        grads = qs.autograd.grad(loss, qparams, create_graph=True)
+        return qs.autograd.grad(sum((g * v).sum() for g, v in zip(grads, qv)), qparams)
+
+    t_hvp = None
+    diff = None
+    if m.tmodel is not None:
+        tparams = list(m.tmodel.parameters())
+        tv = [torch.from_numpy(v if p.shape == tuple(t.shape) else v.T.copy())
+              for v, p, t in zip(vectors, qparams, tparams)]
+
+        def t_hvp():
+            loss = torch.nn.functional.cross_entropy(m.tmodel(m.xt), m.tt)
+            grads = torch.autograd.grad(loss, tparams, create_graph=True)
+            return torch.autograd.grad(sum((g * v).sum() for g, v in zip(grads, tv)), tparams)
+
+        diff = max(
+            float(np.max(np.abs(q.numpy() - (t.numpy() if q.shape == tuple(t.shape) else t.numpy().T))))
+            for q, t in zip(q_hvp(), t_hvp())
+        )
+    r = {"arch": "-".join(map(str, sizes)), "batch": batch, "max_abs_diff": diff}
+    r.update({k + "_s": v for k, v in timer.compare({"quasar": q_hvp, "torch": t_hvp}, label="hvp").items()})
+    return {"rows": [r]}
+
+
 def w_reference(timer, args):
     err = nn_available()
     if err:
@@ -1037,6 +1078,18 @@ def section_mlp(res):
         "parameters) and see the same batch; the loss column checks they compute the same thing.")
 
 
+def section_hvp(res):
+    if "rows" not in res:
+        return res.get("skipped", "skipped")
+    r = res["rows"][0]
+    rows = [[r["arch"], r["batch"], fmt(r["quasar_s"] * 1e3, 3), fmt(r["torch_s"] * 1e3 if r.get("torch_s") else None, 3),
+             fmt_ratio(ratio(r["quasar_s"], r.get("torch_s"))),
+             "n/a" if r.get("max_abs_diff") is None else f"{r['max_abs_diff']:.1e}"]]
+    return table(["architecture", "batch", "quasar ms", "PyTorch ms", "quasar/PyTorch", "max |Δ(Hv)|"], rows) + (
+        "\n\nOne Hessian-vector product of the cross-entropy loss in the parameters: `grad(loss, params, "
+        "create_graph=True)`, then `grad(sum(g * v), params)`; float32, the same init and batch in both libraries.")
+
+
 def section_reference(res):
     if "rows" not in res:
         return res.get("skipped", "skipped")
@@ -1109,6 +1162,12 @@ def targets(results):
                 add(name, q <= 1.0, f"{q:.2f}× PyTorch's time" + ("" if q <= 1.0 else f" (missed by {100 * (q - 1):.0f}%)"))
     else:
         add("MLP step ≤ PyTorch (both sizes)", None, mlp.get("skipped", "not run"))
+
+    hv = results.get("hvp", {})
+    if "rows" in hv:
+        q = ratio(hv["rows"][0]["quasar_s"], hv["rows"][0].get("torch_s"))
+        name = "Hessian-vector product 784-256-10 b128 ≤ 1.5× PyTorch"
+        add(name, None if q is None else q <= 1.5, "PyTorch not available" if q is None else f"{q:.2f}× PyTorch's time")
 
     ov = results.get("overhead", {})
     if "rows" in ov:
@@ -1230,6 +1289,7 @@ def render(env, results, tg):
         ("matmul", "3. matmul", section_matmul),
         ("mlp", "4. MLP training step", section_mlp),
         ("reference", "5. Reference backend (what the compiled kernels buy)", section_reference),
+        ("hvp", "7. Hessian-vector product (double backward)", section_hvp),
         ("memory", "6. Memory", section_memory),
     ):
         if key in results:
@@ -1292,6 +1352,7 @@ WORKLOADS = {
     "mlp": w_mlp,
     "reference": w_reference,
     "memory": w_memory,
+    "hvp": w_hvp,
 }
 
 
