@@ -28,6 +28,45 @@ Backward
 ``run_backward`` orders the nodes without recursion (an explicit stack), so a
 chain of 100,000 ops is fine, then walks them from the output back, summing
 every gradient that reaches a node before calling its ``backward``.
+``grad`` and ``backward`` (PyTorch's ``torch.autograd`` entry points) build on
+it; ``inputs=`` limits the walk to the nodes that lead to those tensors.
+
+Double backward (create_graph=True)
+-----------------------------------
+The backward formulas exist once. With ``create_graph=True`` each node's
+``backward`` runs with Tensors: ``grad`` is a Tensor, ``ctx.saved_tensors``
+gives the tensors the saved arrays came from (a saved input: that input,
+rebuilt around the array with the input's node as grad_fn; the saved output:
+a tensor whose grad_fn is the node), and ``backend()`` is
+``quasar.backends.differentiable``, whose kernels are quasar's own ops. The
+gradients it returns carry a graph, differentiable again. A node that kept
+anything else (an intermediate computed in forward, a float array on ctx
+that is not one of forward's options) replays its forward on the input
+tensors first, on the same backend, so those values have a graph too.
+
+What an op needs for double backward (tests/test_double_backward.py runs
+gradgradcheck on every op-table entry):
+
+* its backward calls kernels through ``backend()`` and otherwise only uses
+  what ndarrays and Tensors share: ``.shape``, ``.ndim``, ``.dtype``,
+  ``.reshape``, ``.T``, ``[key]``, arithmetic operators; for ``np.broadcast_to``,
+  ``np.swapaxes`` and ``x.transpose(axes)`` it uses ``expand_to``,
+  ``swap_last_two`` and ``permute_dims`` from ops/common.py; anything else
+  (``np.zeros`` then ``out[key] = grad``, ``np.split``, ``float(grad)``) goes
+  in an ``if isinstance(grad, Tensor):`` branch written with ops;
+* every kernel it calls has a differentiable version in
+  ``quasar/backends/differentiable.py`` (a new fused ``*_backward`` kernel
+  gets one there, composed of ops: a few lines);
+* values forward computes for backward are saved with ``save_for_backward``
+  (or kept on ctx), and so are the inputs needed to recompute them, so the
+  replay can run: forward then uses only backend kernels and the shared
+  methods too.
+
+An op that breaks a rule raises "double backward (create_graph=True) is not
+supported by this op" when differentiated twice, never a wrong number:
+turning a tensor that requires grad into NumPy inside a backward formula
+(``np.asarray``, ``.item()``) is caught, and so is a backward that returns
+an ndarray.
 """
 
 import contextlib
