@@ -332,7 +332,10 @@ class Tensor:
             grad = np.ones(self.array.shape, dtype=self.array.dtype)
         else:
             # no copy: backward never writes into it, and a leaf that would keep it copies it
-            grad = np.asarray(gradient.array if isinstance(gradient, Tensor) else gradient, dtype=self.array.dtype)
+            given = gradient.array if isinstance(gradient, Tensor) else np.asarray(gradient)
+            if given.dtype.kind not in "fiub":
+                raise TypeError(f"backward: gradient must hold real numbers, got dtype {given.dtype}")
+            grad = np.asarray(given, dtype=self.array.dtype)
             if grad.shape != self.array.shape:
                 raise ValueError(
                     f"backward: gradient has shape {grad.shape} but the tensor has shape {self.shape}"

@@ -328,3 +328,18 @@ def test_gradient_penalty_training():
         opt.step()
         penalties.append(penalty.item())
     assert penalties[-1] < 0.1 * penalties[0]
+
+
+def test_results_never_share_memory():
+    a, b = leaf(3), leaf(3, seed=1)
+    ga, gb = qs.autograd.grad((a + b).sum(), [a, b])  # add hands one array to both
+    ga.zero_()
+    np.testing.assert_array_equal(gb.numpy(), [1, 1, 1])
+
+
+def test_complex_gradient_is_refused():
+    x = leaf(2)
+    with pytest.raises(TypeError, match="real numbers"):
+        (x * 2).backward(np.array([1 + 1j, 2.0]))
+    with pytest.raises(TypeError, match="real numbers"):
+        qs.autograd.grad(x * 2, x, grad_outputs=np.array([1 + 1j, 2.0]))

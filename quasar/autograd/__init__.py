@@ -669,7 +669,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         retain_graph = create_graph
     with enable_grad() if create_graph else no_grad():
         found = run_backward(outputs, seeds, retain_graph, create_graph, inputs)
-    result = []
+    result, given_out = [], {id(s) for s in seeds}  # arrays a result must not share
     for i, (t, g) in enumerate(zip(inputs, found)):
         if g is None:
             if not (allow_unused or materialize_grads):
@@ -684,8 +684,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         elif create_graph:
             result.append(g)
         else:
-            # the leaf may share this array with another result or the seed: give out a copy where shared
-            result.append(Tensor._wrap(g.copy() if (g.base is not None or any(g is s for s in seeds)) else g))
+            # backward may hand one array to several inputs (add passes its gradient through),
+            # or hand back the seed or a view: each result owns its memory
+            if g.base is not None or id(g) in given_out:
+                g = g.copy()
+            given_out.add(id(g))
+            result.append(Tensor._wrap(g))
     return tuple(result)
 
 
