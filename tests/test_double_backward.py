@@ -46,3 +46,27 @@ def test_gradgradcheck(name, fn, make, tol, backend, request):
                 qs.autograd.gradgradcheck(fn, inputs, atol=max(tol, 1e-5), rtol=max(tol, 1e-3))
         else:
             assert qs.autograd.gradgradcheck(fn, inputs, atol=max(tol, 1e-5), rtol=max(tol, 1e-3))
+
+
+FLOAT32_CASES = [
+    pytest.param(op["fn"], make, id=f"{op['name']}-{i}") for op in OPS for i, make in enumerate(op["cases"])
+]
+
+
+@pytest.mark.parametrize("fn, make", FLOAT32_CASES)
+def test_second_order_gradients_keep_float32(fn, make, request):
+    rng = np.random.default_rng(zlib.crc32(request.node.callspec.id.encode()))
+    inputs = []
+    for array, requires_grad in make(rng, np.float32):
+        t = qs.Tensor._wrap(np.asarray(array))
+        inputs.append(t.requires_grad_(True) if requires_grad else t)
+    wanted = [t for t in inputs if t.requires_grad]
+    outputs = fn(*inputs)
+    outputs = [o for o in (outputs if isinstance(outputs, (tuple, list)) else (outputs,)) if o.requires_grad]
+    first = qs.autograd.grad(outputs, wanted, [qs.ones_like(o) for o in outputs], create_graph=True,
+                             materialize_grads=True)
+    assert all(g.dtype == np.float32 and g.shape == t.shape for g, t in zip(first, wanted))
+    linked = [g for g in first if g.requires_grad]
+    if linked:
+        second = qs.autograd.grad(linked, wanted, [qs.ones_like(g) for g in linked], materialize_grads=True)
+        assert all(h.dtype == np.float32 and h.shape == t.shape for h, t in zip(second, wanted))
