@@ -264,7 +264,7 @@ def pow_scalar_backward(x, g, p):
     """g * p * x^(p - 1); for p == 1 just g (x^0 would give 0 * inf at x = 0 later)."""
     if p == 1:
         return g * 1.0
-    return g * (x ** float(p - 1) * float(p)) if isinstance(x, Tensor) else g * (float(p) * np.power(x, p - 1))
+    return g * (x ** float(p - 1) * float(p))
 
 
 @_kernel

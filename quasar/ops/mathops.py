@@ -82,8 +82,10 @@ class Var(Function):
         mean = B.mul(B.sum(x, axes, True), _const(1 / count if count else math.nan, x.dtype))
         centered = B.sub(x, mean)
         squares = B.sum(B.mul(centered, centered), axes, keepdim)
-        ctx.centered, ctx.axes, ctx.keepdim = centered, axes, keepdim
-        ctx.save_for_backward(x)  # not used by backward: double backward recomputes centered from x
+        # backward recomputes x - mean from x: one array kept, and a formula of the
+        # saved input only, which double backward can differentiate
+        ctx.save_for_backward(x)
+        ctx.axes, ctx.keepdim, ctx.mean_scale = axes, keepdim, 1 / count if count else math.nan
         if dof > 0:
             ctx.scale = 1 / dof
             return B.mul(squares, _const(ctx.scale, x.dtype))
@@ -94,11 +96,13 @@ class Var(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
         B = backend()
         if not ctx.keepdim:
-            grad = grad.reshape(keepdim_shape(ctx.centered.shape, ctx.axes))
+            grad = grad.reshape(keepdim_shape(x.shape, ctx.axes))
+        centered = B.sub(x, B.mul(B.sum(x, ctx.axes, True), _const(ctx.mean_scale, x.dtype)))
         # d/dx_i sum((x - mean)^2) = 2 (x_i - mean): the mean's own gradient sums to zero
-        return B.mul(B.mul(grad, _const(2 * ctx.scale, grad.dtype)), ctx.centered)
+        return B.mul(B.mul(grad, _const(2 * ctx.scale, grad.dtype)), centered)
 
 
 def var(x, dim=None, *, correction=1, keepdim=False, unbiased=None):
