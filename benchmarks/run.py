@@ -856,6 +856,23 @@ def memory_child(lib, mode, threads, steps):
             transient.append((hwm - before) * 1024)
         out["rss_peak_bytes"] = statistics.median(total)
         out["rss_peak_delta_bytes"] = statistics.median(transient)
+    elif mode == "kept":  # graphs kept alive, as a list of losses kept for a plot would
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((128, 784), dtype=np.float32)
+        w = rng.standard_normal((784, 256), dtype=np.float32)
+        if lib == "quasar":
+            x, w = qs.tensor(x), qs.tensor(w, requires_grad=True)
+            loss = lambda: qs.tanh(x @ w).sum()  # noqa: E731
+        else:
+            x, w = torch.from_numpy(x), torch.from_numpy(w).requires_grad_(True)
+            loss = lambda: torch.tanh(x @ w).sum()  # noqa: E731
+        kept = [loss() for _ in range(5)]  # warm up the allocator and the library
+        gc.collect()
+        before = _status_kb("VmRSS")
+        kept += [loss() for _ in range(steps)]
+        gc.collect()
+        out["kept_bytes_per_graph"] = (_status_kb("VmRSS") - before) * 1024 / steps
+        out["tanh_output_bytes"] = 128 * 256 * 4
     else:  # growth: RSS over many steps of a small network
         m = MLP((784, 64, 10), 32, libs=(lib,))
         step = m.q_step if lib == "quasar" else m.t_step
@@ -893,9 +910,10 @@ def w_memory(timer, args):
     traced = _run_child("quasar", "tracemalloc", args.threads, 0)
     if "error" not in traced:
         peak["quasar"].update(traced)
+    kept = {lib: _run_child(lib, "kept", args.threads, 100, fixed) for lib in libs}
     steps = 1000 if args.quick else 10_000
     growth = {lib: _run_child(lib, "growth", args.threads, steps) for lib in libs}
-    return {"peak": peak, "growth": growth, "growth_steps": steps}
+    return {"peak": peak, "growth": growth, "growth_steps": steps, "kept": kept}
 
 
 # ============================================================== profiling helper
@@ -1139,6 +1157,12 @@ def section_memory(res):
         "traced from before the model exists, so the peak is everything quasar allocated and still held at the "
         "step's peak (parameters, grads, batch, activations, Python objects). *Growth*: RSS (VmRSS) every "
         f"{max(1, res['growth_steps'] // 10):,} steps with the default allocator; growth = last mark minus first.")
+    if "kept" in res:
+        rows = [[lib, "error: " + k["error"].splitlines()[-1][:120] if "error" in k else fmt(k["kept_bytes_per_graph"] / 1024, 1),
+                 "" if "error" in k else fmt(k["tanh_output_bytes"] / 1024, 1)] for lib, k in res["kept"].items()]
+        text += ("\n\nGraphs kept alive: 100 losses `tanh(x @ w).sum()` (x 128x784, w 784x256, float32) kept in a "
+                 "list, RSS added per kept loss (kB). A lean graph holds tanh's output (its backward needs only "
+                 "that) and not `x @ w`:\n\n" + table(["library", "kB per kept graph", "tanh output alone (kB)"], rows))
     return text
 
 
@@ -1162,6 +1186,12 @@ def targets(results):
                 add(name, q <= 1.0, f"{q:.2f}× PyTorch's time" + ("" if q <= 1.0 else f" (missed by {100 * (q - 1):.0f}%)"))
     else:
         add("MLP step ≤ PyTorch (both sizes)", None, mlp.get("skipped", "not run"))
+
+    kept = results.get("memory", {}).get("kept", {})
+    if "quasar" in kept and "kept_bytes_per_graph" in kept["quasar"]:
+        q = ratio(kept["quasar"]["kept_bytes_per_graph"], kept.get("torch", {}).get("kept_bytes_per_graph"))
+        add("kept-graph memory ≤ 1.2× PyTorch", None if q is None else q <= 1.2,
+            "PyTorch not available" if q is None else f"{q:.2f}× PyTorch's")
 
     hv = results.get("hvp", {})
     if "rows" in hv:
