@@ -343,3 +343,25 @@ def test_complex_gradient_is_refused():
         (x * 2).backward(np.array([1 + 1j, 2.0]))
     with pytest.raises(TypeError, match="real numbers"):
         qs.autograd.grad(x * 2, x, grad_outputs=np.array([1 + 1j, 2.0]))
+
+
+class Normalize(qs.Function):
+    """x / |x|, keeping the norm on ctx inside a tuple: an intermediate, recomputed by replay."""
+
+    @staticmethod
+    def forward(ctx, x):
+        norm = (x * x).sum() ** 0.5
+        ctx.save_for_backward(x)
+        ctx.stats = (norm,)
+        return x / norm
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        (norm,) = ctx.stats
+        return grad / norm - x * ((grad * x).sum() / norm**3)
+
+
+def test_custom_function_intermediate_on_ctx_is_recomputed():
+    x = leaf(4)
+    assert qs.autograd.gradgradcheck(Normalize.apply, [x])

@@ -58,9 +58,9 @@ gradgradcheck on every op-table entry):
   ``quasar/backends/differentiable.py`` (a new fused ``*_backward`` kernel
   gets one there, composed of ops: a few lines);
 * values forward computes for backward are saved with ``save_for_backward``
-  (or kept on ctx), and so are the inputs needed to recompute them, so the
-  replay can run: forward then uses only backend kernels and the shared
-  methods too.
+  (or kept on ctx as arrays, not Python numbers, which would pass for
+  constants), and so are the inputs needed to recompute them, so the replay
+  can run: forward then uses only backend kernels and the shared methods too.
 
 An op that breaks a rule raises "double backward (create_graph=True) is not
 supported by this op" when differentiated twice, never a wrong number:
@@ -468,10 +468,13 @@ def _float_arrays(ctx, options):
     """Names of float ndarrays forward put on ctx that are not constants it was
     given (an option, such as dropout's mask): values that depend on the inputs."""
     constants = {id(v) for v in options.values()}
-    return [
-        key for key, value in ctx.__dict__.items()
-        if key not in _BOOKKEEPING and _is_float_array(value) and id(value) not in constants
-    ]
+
+    def depends_on_inputs(value):  # a float array, or a tuple/list holding one (ctx.stats = mean, var)
+        if isinstance(value, (tuple, list)):
+            return any(depends_on_inputs(v) for v in value)
+        return _is_float_array(value) and id(value) not in constants
+
+    return [key for key, value in ctx.__dict__.items() if key not in _BOOKKEEPING and depends_on_inputs(value)]
 
 
 def _is_float_array(value):
