@@ -725,6 +725,47 @@ def w_mlp(timer, args):
     return {"rows": rows}
 
 
+def w_hvp(timer, args):
+    """A Hessian-vector product of the 784-256-10 MLP's loss (batch 128): gradients
+    with create_graph=True, then the gradient of their dot product with v."""
+    err = nn_available()
+    if err:
+        return {"skipped": f"qs.nn / qs.optim not available ({err})"}
+    import quasar.nn.functional as QF
+
+    sizes, batch = (784, 256, 10), 128
+    m = MLP(sizes, batch)
+    rng = np.random.default_rng(1)
+    qparams = list(m.qmodel.parameters())
+    vectors = [rng.standard_normal(p.shape).astype(np.float32) for p in qparams]
+    qv = [qs.tensor(v) for v in vectors]
+
+    def q_hvp():
+        loss = QF.cross_entropy(m.qmodel(m.xq), m.tq)
+        grads = qs.autograd.grad(loss, qparams, create_graph=True)
+        return qs.autograd.grad(sum((g * v).sum() for g, v in zip(grads, qv)), qparams)
+
+    t_hvp = None
+    diff = None
+    if m.tmodel is not None:
+        tparams = list(m.tmodel.parameters())
+        tv = [torch.from_numpy(v if p.shape == tuple(t.shape) else v.T.copy())
+              for v, p, t in zip(vectors, qparams, tparams)]
+
+        def t_hvp():
+            loss = torch.nn.functional.cross_entropy(m.tmodel(m.xt), m.tt)
+            grads = torch.autograd.grad(loss, tparams, create_graph=True)
+            return torch.autograd.grad(sum((g * v).sum() for g, v in zip(grads, tv)), tparams)
+
+        diff = max(
+            float(np.max(np.abs(q.numpy() - (t.numpy() if q.shape == tuple(t.shape) else t.numpy().T))))
+            for q, t in zip(q_hvp(), t_hvp())
+        )
+    r = {"arch": "-".join(map(str, sizes)), "batch": batch, "max_abs_diff": diff}
+    r.update({k + "_s": v for k, v in timer.compare({"quasar": q_hvp, "torch": t_hvp}, label="hvp").items()})
+    return {"rows": [r]}
+
+
 def w_reference(timer, args):
     err = nn_available()
     if err:
@@ -815,6 +856,23 @@ def memory_child(lib, mode, threads, steps):
             transient.append((hwm - before) * 1024)
         out["rss_peak_bytes"] = statistics.median(total)
         out["rss_peak_delta_bytes"] = statistics.median(transient)
+    elif mode == "kept":  # graphs kept alive, as a list of losses kept for a plot would
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((128, 784), dtype=np.float32)
+        w = rng.standard_normal((784, 256), dtype=np.float32)
+        if lib == "quasar":
+            x, w = qs.tensor(x), qs.tensor(w, requires_grad=True)
+            loss = lambda: qs.tanh(x @ w).sum()  # noqa: E731
+        else:
+            x, w = torch.from_numpy(x), torch.from_numpy(w).requires_grad_(True)
+            loss = lambda: torch.tanh(x @ w).sum()  # noqa: E731
+        kept = [loss() for _ in range(5)]  # warm up the allocator and the library
+        gc.collect()
+        before = _status_kb("VmRSS")
+        kept += [loss() for _ in range(steps)]
+        gc.collect()
+        out["kept_bytes_per_graph"] = (_status_kb("VmRSS") - before) * 1024 / steps
+        out["tanh_output_bytes"] = 128 * 256 * 4
     else:  # growth: RSS over many steps of a small network
         m = MLP((784, 64, 10), 32, libs=(lib,))
         step = m.q_step if lib == "quasar" else m.t_step
@@ -852,9 +910,10 @@ def w_memory(timer, args):
     traced = _run_child("quasar", "tracemalloc", args.threads, 0)
     if "error" not in traced:
         peak["quasar"].update(traced)
+    kept = {lib: _run_child(lib, "kept", args.threads, 100, fixed) for lib in libs}
     steps = 1000 if args.quick else 10_000
     growth = {lib: _run_child(lib, "growth", args.threads, steps) for lib in libs}
-    return {"peak": peak, "growth": growth, "growth_steps": steps}
+    return {"peak": peak, "growth": growth, "growth_steps": steps, "kept": kept}
 
 
 # ============================================================== profiling helper
@@ -1037,6 +1096,18 @@ def section_mlp(res):
         "parameters) and see the same batch; the loss column checks they compute the same thing.")
 
 
+def section_hvp(res):
+    if "rows" not in res:
+        return res.get("skipped", "skipped")
+    r = res["rows"][0]
+    rows = [[r["arch"], r["batch"], fmt(r["quasar_s"] * 1e3, 3), fmt(r["torch_s"] * 1e3 if r.get("torch_s") else None, 3),
+             fmt_ratio(ratio(r["quasar_s"], r.get("torch_s"))),
+             "n/a" if r.get("max_abs_diff") is None else f"{r['max_abs_diff']:.1e}"]]
+    return table(["architecture", "batch", "quasar ms", "PyTorch ms", "quasar/PyTorch", "max |Δ(Hv)|"], rows) + (
+        "\n\nOne Hessian-vector product of the cross-entropy loss in the parameters: `grad(loss, params, "
+        "create_graph=True)`, then `grad(sum(g * v), params)`; float32, the same init and batch in both libraries.")
+
+
 def section_reference(res):
     if "rows" not in res:
         return res.get("skipped", "skipped")
@@ -1086,6 +1157,12 @@ def section_memory(res):
         "traced from before the model exists, so the peak is everything quasar allocated and still held at the "
         "step's peak (parameters, grads, batch, activations, Python objects). *Growth*: RSS (VmRSS) every "
         f"{max(1, res['growth_steps'] // 10):,} steps with the default allocator; growth = last mark minus first.")
+    if "kept" in res:
+        rows = [[lib, "error: " + k["error"].splitlines()[-1][:120] if "error" in k else fmt(k["kept_bytes_per_graph"] / 1024, 1),
+                 "" if "error" in k else fmt(k["tanh_output_bytes"] / 1024, 1)] for lib, k in res["kept"].items()]
+        text += ("\n\nGraphs kept alive: 100 losses `tanh(x @ w).sum()` (x 128x784, w 784x256, float32) kept in a "
+                 "list, RSS added per kept loss (kB). A lean graph holds tanh's output (its backward needs only "
+                 "that) and not `x @ w`:\n\n" + table(["library", "kB per kept graph", "tanh output alone (kB)"], rows))
     return text
 
 
@@ -1109,6 +1186,18 @@ def targets(results):
                 add(name, q <= 1.0, f"{q:.2f}× PyTorch's time" + ("" if q <= 1.0 else f" (missed by {100 * (q - 1):.0f}%)"))
     else:
         add("MLP step ≤ PyTorch (both sizes)", None, mlp.get("skipped", "not run"))
+
+    kept = results.get("memory", {}).get("kept", {})
+    if "quasar" in kept and "kept_bytes_per_graph" in kept["quasar"]:
+        q = ratio(kept["quasar"]["kept_bytes_per_graph"], kept.get("torch", {}).get("kept_bytes_per_graph"))
+        add("kept-graph memory ≤ 1.2× PyTorch", None if q is None else q <= 1.2,
+            "PyTorch not available" if q is None else f"{q:.2f}× PyTorch's")
+
+    hv = results.get("hvp", {})
+    if "rows" in hv:
+        q = ratio(hv["rows"][0]["quasar_s"], hv["rows"][0].get("torch_s"))
+        name = "Hessian-vector product 784-256-10 b128 ≤ 1.5× PyTorch"
+        add(name, None if q is None else q <= 1.5, "PyTorch not available" if q is None else f"{q:.2f}× PyTorch's time")
 
     ov = results.get("overhead", {})
     if "rows" in ov:
@@ -1230,6 +1319,7 @@ def render(env, results, tg):
         ("matmul", "3. matmul", section_matmul),
         ("mlp", "4. MLP training step", section_mlp),
         ("reference", "5. Reference backend (what the compiled kernels buy)", section_reference),
+        ("hvp", "7. Hessian-vector product (double backward)", section_hvp),
         ("memory", "6. Memory", section_memory),
     ):
         if key in results:
@@ -1292,6 +1382,7 @@ WORKLOADS = {
     "mlp": w_mlp,
     "reference": w_reference,
     "memory": w_memory,
+    "hvp": w_hvp,
 }
 
 

@@ -25,7 +25,7 @@ from .creation import (  # noqa: F401
     arange, empty, empty_like, eye, from_numpy, full, full_like, is_tensor, linspace, manual_seed, numel, ones,
     ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like,
 )
-from .gradcheck import gradcheck  # noqa: F401
+from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import abs, all, any, max, min, pow, round, sum  # noqa: F401  (shadow the builtins on purpose, as torch does)
 from .tensor import Tensor  # noqa: F401
@@ -46,6 +46,7 @@ from .random import (  # noqa: F401
     randperm, seed, set_rng_state,
 )
 from .serialization import CheckpointError, load, save  # noqa: F401
+from .autograd import functional  # noqa: F401,E402  (qs.autograd.functional: jacobian, hessian, ...)
 from . import parallel  # noqa: F401  (qs.parallel: thread control, worker_threads, par_*)
 from .parallel import get_num_threads, set_num_threads, show_config  # noqa: F401
 

@@ -65,3 +65,37 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
                     f"analytical {got!r} vs numerical {numerical!r}"
                 )
     return True
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3):
+    """Check second derivatives: the gradients of ``fn``'s gradients, against
+    finite differences of the first-order gradients, in float64.
+
+    The first-order gradients g(inputs) = d(sum(fn(inputs) * v))/d(inputs)
+    (v: grad_outputs, or fixed random weights) are computed with
+    ``create_graph=True``; ``gradcheck`` then checks g's own backward (the
+    double backward of every op in fn) against central differences of g.
+    Returns True, or raises an AssertionError (or the op's clear error when it
+    does not support double backward).
+    """
+    from . import autograd
+
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    inputs = [_as_float64(t) for t in inputs]
+    differentiable = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    if not differentiable:
+        raise ValueError("gradgradcheck: no input requires grad")
+    probe = [o for o in _as_outputs(fn(*inputs)) if isinstance(o, Tensor) and o.requires_grad]
+    if grad_outputs is None:
+        rng = np.random.default_rng(1)
+        grad_outputs = [Tensor(rng.standard_normal(o.shape)) for o in probe]
+    else:
+        grad_outputs = [Tensor(np.asarray(g, dtype=np.float64)) for g in _as_outputs(grad_outputs)]
+
+    def first_gradients(*args):
+        outputs = [o for o in _as_outputs(fn(*args)) if isinstance(o, Tensor) and o.requires_grad]
+        wanted = [t for t in args if isinstance(t, Tensor) and t.requires_grad]
+        return autograd.grad(outputs, wanted, grad_outputs, create_graph=True, materialize_grads=True)
+
+    return gradcheck(first_gradients, inputs, eps=eps, atol=atol, rtol=rtol)

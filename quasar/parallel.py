@@ -362,19 +362,19 @@ class ParallelBackward(Function):
     A plain op records a node whose backward runs later, under the settings
     in force *then*: ``with config(parallel_threshold=0): y = qs.add(a, b)``
     makes the forward parallel, not a ``y.backward()`` after the block. So
-    ``_run_parallel`` runs the plain op forced parallel, then records this
-    node in place of the op's own (``inner``): the same inputs and output
-    array, inner's fields (its saved arrays, shapes, ...) taken over, and as
+    ``_run_parallel`` runs the plain op forced parallel, then puts this
+    node in place of the op's own (``inner``): the same parents, inner's
+    fields (its saved arrays, shapes, versions, ...) taken over, and as
     backward the op's own backward, called with this node as its ctx inside
     ``_every_kernel_parallel()``. Being an ordinary node, it is checked for
     in-place changes and freed by backward like any other.
     """
 
     @staticmethod
-    def forward(ctx, *inputs, inner, output):
-        ctx.__dict__.update(inner.__dict__)  # before apply() records the versions of what was saved
-        ctx.op = type(inner)
-        return output
+    def forward(ctx, *inputs):
+        # never run: _run_parallel builds the node from the op's own (so double backward,
+        # which may replay forward, says it cannot)
+        raise TypeError("a parallel node is built from the op's own node, it has no forward of its own")
 
     @staticmethod
     def backward(ctx, grad):
@@ -393,7 +393,13 @@ def _run_parallel(op, *args):
     inner = out.grad_fn
     if inner is None:  # no graph was recorded (no_grad, or no input requires grad)
         return out
-    return ParallelBackward.apply(*inner.parents, inner=inner, output=out.array)
+    # the same node, with the op's backward run on the parallel path
+    node = object.__new__(ParallelBackward)
+    node.__dict__.update(inner.__dict__)
+    node.op = type(inner)
+    node.parents, node.needs_input_grad = inner.parents, inner.needs_input_grad
+    out.grad_fn = node
+    return out
 
 
 # The ops are imported when called: they import the backends, which import this module.

@@ -21,7 +21,7 @@ import numbers
 
 import numpy as np
 
-from . import autograd
+from . import autograd, backends
 from .dtypes import FLOAT32, INT64, SUPPORTED, SUPPORTED_NAMES, check_integer_range, checked_cast, get_default_dtype
 from .errors import ConversionError
 
@@ -85,7 +85,8 @@ class Tensor:
     same as ``quasar.tensor``.
     """
 
-    __slots__ = ("array", "_grad", "grad_fn", "requires_grad", "_version", "_is_view", "__weakref__")
+    # _hooks (register_hook) is left unset on most tensors: read it with getattr(t, "_hooks", None)
+    __slots__ = ("array", "_grad", "grad_fn", "requires_grad", "_version", "_is_view", "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
     __hash__ = object.__hash__  # identity: two equal-valued leaves are distinct keys
 
@@ -202,6 +203,8 @@ class Tensor:
     # ------------------------------------------------------------ conversion
     def item(self):
         """The value of a one-element tensor as a Python number."""
+        if self.requires_grad and backends._local.module is not None:
+            _check_not_differentiating(self, "item()")
         if self.array.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted to a Python number, "
@@ -219,6 +222,8 @@ class Tensor:
         return self.array.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if self.requires_grad and backends._local.module is not None:
+            _check_not_differentiating(self, "an ndarray (np.asarray)")
         arr = self.array
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
@@ -314,11 +319,64 @@ class Tensor:
         elif not self.requires_grad:
             raise RuntimeError("retain_grad: can't retain_grad on a tensor that does not require grad")
 
-    def backward(self, gradient=None, retain_graph=False):
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` each time the gradient of this tensor is computed.
+
+        grad is a Tensor of this tensor's shape; the hook may return a new
+        gradient (a Tensor of the same shape) to use in its place, or None. On
+        a leaf it runs before the gradient is added into ``.grad``; on a
+        non-leaf before the gradient flows further back. Returns a handle whose
+        ``remove()`` unregisters the hook.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            if self.grad_fn._hooks is None:
+                self.grad_fn._hooks = autograd.Hooks()
+            table = self.grad_fn._hooks.pre
+        else:
+            table = self._hook_table().pre
+        handle = autograd.RemovableHandle(table)
+        table[handle.id] = hook
+        return handle
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` once per backward, after this leaf's ``.grad``
+        holds its final value (the optimizer-in-backward and DDP hook).
+
+        Leaves only, as in PyTorch. Returns a handle with ``remove()``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't require gradient"
+            )
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        table = self._hook_table().post
+        handle = autograd.RemovableHandle(table)
+        table[handle.id] = hook
+        return handle
+
+    def _hook_table(self):
+        hooks = getattr(self, "_hooks", None)
+        if hooks is None:
+            hooks = self._hooks = autograd.Hooks()
+        return hooks
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate dself/dleaf into every leaf's ``.grad``.
 
-        gradient: dL/dself, same shape as self; may be omitted for one-element tensors.
+        gradient: dL/dself, same shape as self; may be omitted for one-element
+        tensors. retain_graph (default: create_graph) keeps the graph for
+        another backward. create_graph=True makes the gradients tensors with
+        a graph of their own, differentiable again. inputs: only these tensors
+        (leaves or not) get ``.grad``.
         """
+        if create_graph or inputs is not None:
+            autograd.backward(self, gradient, retain_graph, create_graph, inputs)
+            return
         if not self.requires_grad:
             raise RuntimeError(
                 "backward: element 0 of tensors does not require grad and does not have a grad_fn"
@@ -344,9 +402,9 @@ class Tensor:
                     f"backward: gradient has shape {grad.shape} but the tensor has shape {self.shape}"
                 )
         if self.grad_fn is None:  # a leaf: d self / d self = 1
-            self.grad = Tensor._wrap(grad.copy() if self.grad is None else self.grad.array + grad)
+            autograd._accumulate({self: grad}, (grad,))
             return
-        autograd.run_backward(self, grad, retain_graph=retain_graph)
+        autograd.run_backward((self,), (grad,), retain_graph=bool(retain_graph))
 
     def zero_(self):
         return ops.zero_(self)
@@ -453,6 +511,19 @@ class Tensor:
 
 
 autograd.Tensor = Tensor  # Function.apply wraps its outputs in this class
+
+
+def _check_not_differentiating(t, what):
+    """Inside a backward formula run for create_graph=True, turning a tensor
+    that requires grad into NumPy values would cut the graph: a wrong second
+    derivative. Say so instead."""
+    from .backends import differentiable
+
+    if differentiable.is_active():
+        raise differentiable.NotDifferentiable(
+            f"its backward turns a tensor that requires grad (shape {t.shape}) into {what}, "
+            "which would cut the graph"
+        )
 
 
 def as_tensor(data, dtype=None):

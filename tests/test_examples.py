@@ -63,6 +63,19 @@ def test_complete_neural_network_reaches_97_percent(tmp_path):
     assert float(re.search(r"test accuracy: ([\d.]+)%", out).group(1)) >= 97
 
 
+def test_second_order_newton_and_pinn_fast(tmp_path):
+    out = succeeded(run_example("second_order.py", tmp_path))
+    newton_steps = int(re.search(r"Newton reaches within 1e-8 of the minimum in (\d+) steps", out).group(1))
+    assert newton_steps <= 8
+    newton = float(re.search(r"Newton-CG: loss ([\d.]+)", out).group(1))
+    descent = float(re.search(r"gradient descent: loss ([\d.]+)", out).group(1))
+    assert newton < descent  # 100 gradient steps are still above Newton's minimum
+    error = float(re.search(r"relative L2 error against sin\(pi x\): ([\d.e+-]+)", out).group(1))
+    assert error < 0.05
+    for name in ("second_order_newton.png", "second_order_pinn.png"):
+        assert (tmp_path / name).read_bytes().startswith(PNG_MAGIC)
+
+
 def test_a_missing_package_names_itself_and_the_install_command(tmp_path):
     fake = tmp_path / "hide"  # a matplotlib that fails to import, first on the path
     (fake / "matplotlib").mkdir(parents=True)

@@ -72,7 +72,7 @@ def _node_types(fn, make):
         if node is None or type(node) in seen:
             continue
         seen.add(type(node))
-        stack.extend(p.grad_fn for p in node.parents)
+        stack.extend(p for p in node.parents if isinstance(p, Function))  # (leaves are tensors)
     return seen
 
 

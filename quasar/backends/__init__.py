@@ -98,6 +98,7 @@ def _default_name():
 
 class _BackendState(threading.local):
     module = None  # None: the process default
+    array_backend = None  # under the differentiable backend (double backward): the one it computes with
 
 
 _DEFAULT = _BACKENDS[_default_name()]

@@ -79,6 +79,28 @@ def reduce_to_shape(grad, shape):
     return backend().sum(grad, axes, True).reshape(shape)
 
 
+# ---------------------------------------------------------------- array-or-tensor helpers
+# A backward formula receives ndarrays in a first-order backward and Tensors
+# when create_graph=True (quasar/backends/differentiable.py). Kernels, shape,
+# ndim, dtype, reshape, .T and [key] read the same on both; these few helpers
+# cover the NumPy functions a Tensor has no same-named method for.
+
+
+def expand_to(x, shape):
+    """x broadcast to ``shape`` (a view, no copy)."""
+    return x.expand(shape) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
+
+
+def swap_last_two(x):
+    """x with its last two dims swapped (a view)."""
+    return x.transpose(-1, -2) if isinstance(x, Tensor) else np.swapaxes(x, -1, -2)
+
+
+def permute_dims(x, axes):
+    """x with its dims reordered: ``out.shape[i] == x.shape[axes[i]]`` (a view)."""
+    return x.permute(*axes) if isinstance(x, Tensor) else x.transpose(axes)
+
+
 def keepdim_shape(shape, axes):
     """``shape`` with the reduced ``axes`` kept as size 1: where a reduction's
     result (or its gradient) must be reshaped to broadcast against the input."""

@@ -238,6 +238,8 @@ class BasicIndex(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # double backward: the scatter-add, a differentiable kernel
+            return AdvancedIndex.backward(ctx, grad)
         # every selected element was read once: write the gradient through the same view
         full = np.zeros(ctx.shape, grad.dtype)
         full[ctx.key] = grad

@@ -319,6 +319,12 @@ class IndexPut(Function):
     @staticmethod
     def backward(ctx, grad):
         gx = gv = None
+        if isinstance(grad, Tensor):  # double backward: the same rule with ops
+            if ctx.needs_input_grad[0]:  # the overwritten places get zeros written over them
+                gx = IndexPut.apply(grad, Tensor._wrap(np.zeros((), grad.dtype)), key=ctx.key)
+            if ctx.needs_input_grad[1]:
+                gv = reduce_to_shape(grad[ctx.key], ctx.value_shape)
+            return gx, gv
         if ctx.needs_input_grad[0]:
             gx = np.array(grad)  # a writable copy (grad may arrive as a NumPy scalar)
             gx[ctx.key] = 0

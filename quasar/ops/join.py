@@ -52,8 +52,11 @@ class Cat(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # each input gets back its own stretch of the gradient along dim
-        return tuple(np.split(grad, ctx.ends, axis=ctx.dim))
+        # each input gets back its own stretch of the gradient along dim (slices: views,
+        # and the same code runs on a Tensor gradient in double backward)
+        bounds = [0, *ctx.ends.tolist(), grad.shape[ctx.dim]]
+        lead = (slice(None),) * ctx.dim
+        return tuple(grad[lead + (slice(start, stop),)] for start, stop in zip(bounds, bounds[1:]))
 
 
 def _common_dtype(tensors):
@@ -258,7 +261,10 @@ class Roll(Function):
     @staticmethod
     def backward(ctx, grad):
         # the element that moved forward by s gets its gradient from s places ahead
-        return np.roll(grad, tuple(-s for s in ctx.shifts) if ctx.axes is not None else -ctx.shifts[0], ctx.axes)
+        back = tuple(-s for s in ctx.shifts) if ctx.axes is not None else -ctx.shifts[0]
+        if isinstance(grad, Tensor):  # double backward: the same roll, as an op
+            return grad.roll(back, ctx.axes)
+        return np.roll(grad, back, ctx.axes)
 
 
 def roll(x, shifts, dims=None):
@@ -288,13 +294,15 @@ class Pad(Function):
     @staticmethod
     def forward(ctx, x, widths, value):
         out_shape, inner, source = _pad_regions(x.shape, widths)
-        ctx.shape, ctx.inner, ctx.source = x.shape, inner, source
+        ctx.shape, ctx.inner, ctx.source, ctx.widths = x.shape, inner, source, widths
         out = np.full(out_shape, value, x.dtype)
         out[inner] = x[source]
         return out
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # double backward: padding by the opposite widths crops back, and vice versa
+            return Pad.apply(grad, widths=tuple((-before, -after) for before, after in ctx.widths), value=0)
         full = np.zeros(ctx.shape, grad.dtype)  # cropped elements get no gradient
         full[ctx.source] = grad[ctx.inner]
         return full

@@ -12,7 +12,7 @@ import numpy as np
 from ..autograd import Function
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .common import backend, broadcast_shape, reduce_to_shape, require_float, tensor_pair
+from .common import backend, broadcast_shape, reduce_to_shape, require_float, swap_last_two, tensor_pair
 from .elementwise import mul
 
 
@@ -37,11 +37,11 @@ class MatMul(Function):
             g2 = g2[..., None, :]
         ga = gb = None
         if ctx.needs_input_grad[0]:  # dL/dA = dL/dC @ B^T, summed over broadcast batch dims
-            ga = reduce_to_shape(B.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape)
+            ga = reduce_to_shape(B.matmul(g2, swap_last_two(b2)), a2.shape)
             if a.ndim == 1:  # reshape only when needed: a view would make the leaf copy it
                 ga = ga.reshape(a.shape)
         if ctx.needs_input_grad[1]:  # dL/dB = A^T @ dL/dC
-            gb = reduce_to_shape(B.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape)
+            gb = reduce_to_shape(B.matmul(swap_last_two(a2), g2), b2.shape)
             if b.ndim == 1:
                 gb = gb.reshape(b.shape)
         return ga, gb

@@ -18,7 +18,7 @@ import numpy as np
 from .. import creation
 from ..autograd import Function
 from ..tensor import Tensor, as_tensor
-from .common import backend, normalize_dim, require_float
+from .common import backend, expand_to, normalize_dim, require_float
 from .elementwise import mul, sub
 from .reduce import mean
 from .reduce import sum as sum_
@@ -44,16 +44,19 @@ def _reduce(values, reduction):
     total = B.sum(values, tuple(range(values.ndim)), False) if values.ndim else values.copy()
     if reduction == "sum":
         return total
-    scale = 1 / values.size if values.size else math.nan  # the mean of nothing is nan
+    count = math.prod(values.shape)
+    scale = 1 / count if count else math.nan  # the mean of nothing is nan
     return B.mul(total, _const(scale, values.dtype))
 
 
 def _spread(grad, shape, reduction):
     """The gradient of ``_reduce``: dL/d(each per-element loss), an array of ``shape``."""
-    if reduction == "none":
-        return grad if grad.flags.c_contiguous else grad.copy()  # kernels get plain arrays
     count = math.prod(shape)
     scale = 1.0 if reduction == "sum" else (1 / count if count else math.nan)
+    if isinstance(grad, Tensor):  # double backward: the same rule, differentiable
+        return grad if reduction == "none" else expand_to(grad * scale, shape)
+    if reduction == "none":
+        return grad if grad.flags.c_contiguous else grad.copy()  # kernels get plain arrays
     return np.full(shape, float(grad) * scale, dtype=grad.dtype)
 
 

@@ -78,23 +78,27 @@ class Var(Function):
 
     float32 input is reduced in float64 and the result rounded once, as
     PyTorch accumulates such statistics in a wider type: the squares of
-    deviations past ~1e19 would overflow float32.
+    deviations past ~1e19 would overflow float32. Backward recomputes
+    x - mean from the saved x: one array kept, and a formula of the input
+    alone, which double backward can differentiate.
     """
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
-        wide, centered, ctx.scale = _variance(x, axes, keepdim, correction)
-        ctx.centered, ctx.axes, ctx.keepdim = centered, axes, keepdim
+        wide, ctx.scale = _variance(x, axes, keepdim, correction)
+        ctx.save_for_backward(x)
+        ctx.axes, ctx.keepdim = axes, keepdim
         with np.errstate(over="ignore"):  # past float32's range the variance is inf, as in PyTorch
             return wide.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
         B = backend()
         if not ctx.keepdim:
-            grad = grad.reshape(keepdim_shape(ctx.centered.shape, ctx.axes))
+            grad = grad.reshape(keepdim_shape(x.shape, ctx.axes))
         # d/dx_i sum((x - mean)^2) = 2 (x_i - mean): the mean's own gradient sums to zero
-        return B.mul(B.mul(grad, _const(2 * ctx.scale, grad.dtype)), ctx.centered)
+        return B.mul(B.mul(grad, _const(2 * ctx.scale, grad.dtype)), _centered(x, ctx.axes))
 
 
 class Std(Function):
@@ -103,43 +107,46 @@ class Std(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
-        variance, centered, ctx.scale = _variance(x, axes, keepdim, correction)
+        variance, ctx.scale = _variance(x, axes, keepdim, correction)
         # the root before rounding to float32: a variance past float32's range may have a root inside it
         out = backend().sqrt(variance).astype(x.dtype, copy=False)
-        ctx.save_for_backward(out)
-        ctx.centered, ctx.axes, ctx.keepdim = centered, axes, keepdim
+        ctx.save_for_backward(x, out)
+        ctx.axes, ctx.keepdim = axes, keepdim
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
+        x, out = ctx.saved_tensors
         B = backend()
         if not ctx.keepdim:
-            shape = keepdim_shape(ctx.centered.shape, ctx.axes)
+            shape = keepdim_shape(x.shape, ctx.axes)
             grad, out = grad.reshape(shape), out.reshape(shape)
         zero = _const(0, grad.dtype)
         # d std = d var / (2 std) = scale * (x - mean) / std, and 0 where std == 0
         per_std = B.where(B.eq(out, zero), zero, B.div(grad, out))
-        return B.mul(B.mul(per_std, _const(ctx.scale, grad.dtype)), ctx.centered)
+        return B.mul(B.mul(per_std, _const(ctx.scale, grad.dtype)), _centered(x, ctx.axes))
+
+
+def _centered(x, axes):
+    """x - mean(x) over axes (kept), computed from x alone."""
+    B = backend()
+    count = math.prod(x.shape[a] for a in axes)
+    return B.sub(x, B.mul(B.sum(x, axes, True), _const(1 / count if count else math.nan, x.dtype)))
 
 
 def _variance(x, axes, keepdim, correction):
-    """(variance in float64, centered x in x's dtype, 1 / dof) for Var and Std."""
+    """(variance in float64, 1 / dof) for Var and Std."""
     B = backend()
     wide = x if x.dtype == np.float64 else x.astype(np.float64)
     count = math.prod(x.shape[a] for a in axes)
     dof = count - correction
-    mean = B.mul(B.sum(wide, axes, True), _const(1 / count if count else math.nan, wide.dtype))
-    centered = B.sub(wide, mean)
+    centered = B.sub(wide, B.mul(B.sum(wide, axes, True), _const(1 / count if count else math.nan, wide.dtype)))
     squares = B.sum(B.mul(centered, centered), axes, keepdim)
     if dof > 0:
-        scale = 1 / dof
-        out = B.mul(squares, _const(scale, wide.dtype))
-    else:  # no degrees of freedom: the sum divided by zero, as PyTorch gives (inf, or nan for 0 / 0)
-        scale = math.nan
-        zero = _const(0, wide.dtype)
-        out = B.where(B.eq(squares, zero), _const(math.nan, wide.dtype), _const(math.inf, wide.dtype))
-    return out, centered.astype(x.dtype, copy=False), scale
+        return B.mul(squares, _const(1 / dof, wide.dtype)), 1 / dof
+    # no degrees of freedom: the sum divided by zero, as PyTorch gives (inf, or nan for 0 / 0)
+    zero = _const(0, wide.dtype)
+    return B.where(B.eq(squares, zero), _const(math.nan, wide.dtype), _const(math.inf, wide.dtype)), math.nan
 
 
 def _var_args(op, x, dim, correction, unbiased):

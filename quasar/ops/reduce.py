@@ -13,7 +13,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from ..dtypes import SUPPORTED, SUPPORTED_NAMES
-from .common import FLOATS, backend, keepdim_shape, normalize_dims, require_bool, require_float
+from .common import FLOATS, backend, expand_to, keepdim_shape, normalize_dims, require_bool, require_float
 from .elementwise import maximum, minimum
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
@@ -49,7 +49,7 @@ class Sum(Function):
         # every input element contributed once: spread grad back over the reduced axes
         if not ctx.keepdim:
             grad = grad.reshape(keepdim_shape(ctx.shape, ctx.axes))
-        return np.broadcast_to(grad, ctx.shape)
+        return expand_to(grad, ctx.shape)
 
 
 def sum(x, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):

@@ -14,7 +14,7 @@ from ..autograd import Function
 from ..dtypes import SUPPORTED, SUPPORTED_NAMES, checked_cast
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .common import FLOATS, broadcast_shape, normalize_dim, reduce_to_shape, require_tensor
+from .common import FLOATS, broadcast_shape, normalize_dim, permute_dims, reduce_to_shape, require_tensor
 
 
 def _view_apply(function, x, **options):
@@ -81,7 +81,7 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.transpose(ctx.inverse)
+        return permute_dims(grad, ctx.inverse)
 
 
 def permute(x, *dims):

@@ -1,0 +1,370 @@
+"""The differentiable backend: kernels made of quasar's own ops, for double backward.
+
+Every op's backward formula calls named kernels on ``backend()``. In a first
+order backward these are the compiled (or reference) kernels on ndarrays. With
+``create_graph=True`` the engine runs the *same* formulas again, with Tensors
+in place of the gradient and of the saved arrays, while ``backend()`` returns
+this namespace: each kernel here computes its result with differentiable ops
+(``relu_backward(x, g)`` becomes ``where(x > 0, g, 0)``), so the gradient it
+returns carries a graph that a later backward differentiates, to any order.
+
+Rules of this namespace:
+
+* A kernel called with no Tensor among its arguments (constants, masks) is
+  run by the array backend underneath and returns an ndarray, as usual.
+* Inside a kernel, ``backend()`` is the array backend again: the ops it calls
+  run their own forward on ndarrays as always.
+* Comparisons return bool ndarrays (no gradient flows through a comparison).
+* A kernel that has no differentiable version here raises
+  :class:`NotDifferentiable`; so does turning a Tensor that requires grad into
+  an ndarray (``np.asarray(t)``, ``t.item()``) inside a backward formula, which
+  would silently cut the graph. The engine reports either as "double backward
+  is not supported by this op", never as a wrong answer.
+
+This module is not auto-discovered as a backend (its name is neither
+``compiled*`` nor ``reference*``); the engine activates it per node.
+"""
+
+import contextlib
+import functools
+import math
+
+import numpy as np
+
+from . import _local, current
+from ..autograd import Function
+from ..tensor import Tensor
+
+
+class NotDifferentiable(RuntimeError):
+    """A backward formula did something the differentiable backend cannot record."""
+
+
+def _array_backend():
+    return _local.array_backend
+
+
+class _Namespace:
+    """``backend()`` during a differentiable backward: the kernels below by name."""
+
+    name = "differentiable"
+
+    def __getattr__(self, kernel):
+        raise NotDifferentiable(f"the kernel {kernel!r} has no differentiable version yet")
+
+
+namespace = _Namespace()
+
+
+def is_active():
+    """True while a backward formula runs on Tensors (the guard of Tensor.__array__ and item)."""
+    return _local.module is namespace
+
+
+@contextlib.contextmanager
+def active():
+    """Make this namespace the thread's backend for a block (a backward formula,
+    or a forward replayed on tensors); the backend it replaces does the arithmetic."""
+    outer = _local.module
+    if outer is not namespace:
+        _local.array_backend = current()
+    _local.module = namespace
+    try:
+        yield namespace
+    finally:
+        _local.module = outer
+
+
+def _kernel(fn):
+    """Register fn as the differentiable kernel of its name.
+
+    Without a Tensor argument the array backend's kernel runs instead; with
+    one, fn runs with the array backend active, so the ops it calls work as
+    in any forward pass.
+    """
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        state = _local
+        arrays = state.array_backend
+        if not any(isinstance(a, Tensor) for a in args):
+            return getattr(arrays, name)(*args, **kwargs)
+        outer = state.module
+        state.module = arrays
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            state.module = outer
+
+    setattr(_Namespace, name, staticmethod(run))
+    return run
+
+
+def _array(x):
+    """The values of x (no gradient needed: a condition or a constant)."""
+    return x.array if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _dtype(*values):
+    return next(v.dtype for v in values if isinstance(v, Tensor))
+
+
+def _ops():
+    from .. import ops
+
+    return ops
+
+
+# ---------------------------------------------------------------- arithmetic and unary ops
+
+
+def _binary(name):
+    def kernel(a, b):
+        return getattr(_ops(), name)(a, b)
+
+    kernel.__name__ = name
+    _kernel(kernel)
+
+
+def _unary(name):
+    def kernel(x):
+        return getattr(_ops(), name)(x)
+
+    kernel.__name__ = name
+    _kernel(kernel)
+
+
+for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum"):
+    _binary(_name)
+for _name in ("neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sin", "cos", "erf"):
+    _unary(_name)
+
+
+def _comparison(name):
+    def kernel(a, b):
+        return getattr(_array_backend(), name)(_array(a), _array(b))
+
+    kernel.__name__ = name
+    _kernel(kernel)
+
+
+for _name in ("lt", "le", "gt", "ge", "eq", "ne"):
+    _comparison(_name)
+
+
+@_kernel
+def where(cond, a, b):
+    return _ops().where(_array(cond), a, b)
+
+
+@_kernel
+def clamp(x, lo, hi):
+    return _ops().clamp(x, lo, hi)
+
+
+@_kernel
+def pow_scalar(x, p):
+    return _ops().pow(x, float(p))
+
+
+@_kernel
+def masked_fill(x, mask, value):
+    return _ops().masked_fill(x, mask, value)
+
+
+# ---------------------------------------------------------------- reductions, products, scans
+
+
+@_kernel
+def sum(x, axes, keepdims=False):  # noqa: A001  (the kernel's name)
+    return _ops().sum(x, dim=axes, keepdim=keepdims)
+
+
+@_kernel
+def max(x, axes, keepdims=False):  # noqa: A001
+    return _ops().amax(x, dim=axes, keepdim=keepdims)
+
+
+@_kernel
+def min(x, axes, keepdims=False):  # noqa: A001
+    return _ops().amin(x, dim=axes, keepdim=keepdims)
+
+
+@_kernel
+def logsumexp(x, axes, keepdims=False):
+    return _ops().logsumexp(x, dim=axes, keepdim=keepdims)
+
+
+@_kernel
+def matmul(a, b):
+    return _ops().matmul(a, b)
+
+
+@_kernel
+def cumsum(x, axis):
+    return _ops().cumsum(x, axis)
+
+
+@_kernel
+def softmax(x, axis):
+    return _ops().softmax(x, axis)
+
+
+@_kernel
+def log_softmax(x, axis):
+    return _ops().log_softmax(x, axis)
+
+
+# ---------------------------------------------------------------- the fused backward kernels, composed
+
+
+def _const(value, dtype):
+    return np.asarray(value, dtype)
+
+
+@_kernel
+def relu_backward(x, g):
+    """g where x > 0, else 0."""
+    return _ops().where(_array(x) > 0, g, _const(0, _dtype(x, g)))
+
+
+@_kernel
+def abs_backward(x, g):
+    """g * sign(x): sign is piecewise constant, so it enters as a constant."""
+    return _ops().mul(g, np.sign(_array(x)).astype(_dtype(x, g)))
+
+
+@_kernel
+def tanh_backward(y, g):
+    """g * (1 - y^2)."""
+    return g * (1 - y * y)
+
+
+@_kernel
+def sigmoid_backward(y, g):
+    """g * y * (1 - y)."""
+    return g * y * (1 - y)
+
+
+@_kernel
+def clamp_backward(x, g, lo, hi):
+    """g where lo <= x <= hi, else 0."""
+    values = _array(x)
+    keep = np.ones(values.shape, dtype=bool)
+    if lo is not None:
+        keep &= values >= lo
+    if hi is not None:
+        keep &= values <= hi
+    return _ops().where(keep, g, _const(0, _dtype(x, g)))
+
+
+@_kernel
+def pow_scalar_backward(x, g, p):
+    """g * p * x^(p - 1); for p == 1 just g (x^0 would give 0 * inf at x = 0 later)."""
+    if p == 1:
+        return g * 1.0
+    return g * (x ** float(p - 1) * float(p))
+
+
+@_kernel
+def softmax_backward(y, g, axis):
+    """y * (g - sum(g * y)) along axis."""
+    return y * (g - (g * y).sum(dim=axis, keepdim=True))
+
+
+@_kernel
+def log_softmax_backward(y, g, axis):
+    """g - exp(y) * sum(g) along axis."""
+    total = g.sum(dim=axis, keepdim=True) if isinstance(g, Tensor) else _const(np.sum(g, axis, keepdims=True), _dtype(y))
+    return g - _ops().exp(y) * total
+
+
+@_kernel
+def cross_entropy(logits, target):
+    """(per-row loss, per-row logsumexp), both (N,), as tensors of logits."""
+    ops = _ops()
+    lse = ops.logsumexp(logits, dim=1)
+    picked = ops.gather(logits, 1, target[:, None]).reshape(-1)
+    return lse - picked, lse
+
+
+@_kernel
+def cross_entropy_backward(logits, target, lse, g):
+    """(softmax(logits) - one_hot(target)) * g[:, None]."""
+    dtype = _dtype(logits, lse, g)
+    one_hot = _const(np.arange(logits.shape[1])[None, :] == target[:, None], dtype)
+    probs = _ops().exp(logits - lse.reshape(-1, 1))
+    return (probs - one_hot) * g.reshape(-1, 1)
+
+
+@_kernel
+def erf_backward(x, g):
+    """g * 2/sqrt(pi) * exp(-x^2)."""
+    return g * (_ops().exp(-(x * x)) * (2 / math.sqrt(math.pi)))
+
+
+@_kernel
+def leaky_relu_backward(x, g, slope):
+    """g where x > 0, else slope * g."""
+    return _ops().where(_array(x) > 0, g, g * slope)
+
+
+@_kernel
+def elu_backward(x, g, alpha):
+    """g where x > 0, else g * alpha * exp(x); exp sees min(x, 0), so never overflows."""
+    return _ops().where(_array(x) > 0, g, g * (_ops().exp(_ops().clamp(x, max=0.0)) * alpha))
+
+
+@_kernel
+def softplus_backward(x, g, beta, threshold):
+    """g * sigmoid(beta * x), and g where beta * x > threshold."""
+    bx = x * beta
+    return _ops().where(_array(bx) > threshold, g, g * _ops().sigmoid(bx))
+
+
+# ---------------------------------------------------------------- scatter-adds (the backward of gathers)
+
+
+class IndexAdd(Function):
+    """Zeros (outer, size, inner) with values (outer, m, inner) added at ``index``
+    along the middle dim: the backward of every gather, as an op of its own so
+    that it is differentiable too. Its backward is the gather ``grad[:, index]``,
+    whose backward is this op again: gradients of any order."""
+
+    @staticmethod
+    def forward(ctx, values, index, size):
+        ctx.index = index
+        return current().index_add(values, index, size)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[:, ctx.index]
+
+
+@_kernel
+def index_add(values, index, size):
+    return IndexAdd.apply(values, index=index, size=size)
+
+
+@_kernel
+def scatter_add_flat(values, flat_index, size):
+    rows = values.reshape(1, -1, 1)
+    return IndexAdd.apply(rows, index=flat_index.reshape(-1), size=size).reshape(size)
+
+
+@_kernel
+def prod_backward(x, g, axis):
+    """g times the product of the other elements along axis, exact with zeros:
+    row k of a (..., n, n) spread is x with x_k replaced by 1, and its product
+    is what x_k is multiplied by (n^2 memory per slice: double backward only)."""
+    ops = _ops()
+    dtype = _dtype(x, g)
+    x = x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x))
+    if x.shape[axis] == 0:
+        return Tensor._wrap(np.zeros(x.shape, dtype))
+    last = x.transpose(axis, -1)  # (..., n)
+    n = last.shape[-1]
+    spread = ops.where(np.eye(n, dtype=bool), _const(1, dtype), last.unsqueeze(-2))  # (..., n, n)
+    others = ops.prod(spread, dim=-1).transpose(axis, -1)  # back to x's layout
+    return g * others
