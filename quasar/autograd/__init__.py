@@ -255,7 +255,7 @@ class Function:
                     ctx.parents = tuple([t.grad_fn or t for t in inputs])
                     ctx.needs_input_grad = tuple([t.requires_grad for t in inputs])
                     if options:  # forward may be replayed on tensors for double backward
-                        ctx.options = options
+                        ctx.forward_options = options
                     if ctx.saved:  # remember versions, to catch in-place changes before backward
                         ctx.versions = tuple([(t._version, t._version[0], id(t.array)) for t in inputs])
                         for array in ctx.saved:
@@ -408,7 +408,7 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, inputs=No
         if not retain_graph:  # free what this node kept: saved arrays, its inputs, its options
             node.saved = None  # (a second backward through it now raises)
             node.parents = ()
-            node.options = None
+            node.forward_options = None
     if inputs is None:
         _accumulate(leaf_grads, seeds, create_graph)
         return None
@@ -484,7 +484,7 @@ _accumulate_lock = threading.Lock()
 # has a graph of its own, which a later backward differentiates.
 
 _BOOKKEEPING = frozenset(
-    ("saved", "versions", "saved_output", "out_version", "_retained", "_hooks", "options", "input_shapes")
+    ("saved", "versions", "saved_output", "out_version", "_retained", "_hooks", "forward_options", "input_shapes")
 )
 
 
@@ -580,7 +580,7 @@ def _tensor_ctx(node):
             mapped.append(out)
         else:
             replay = True
-    options = node.__dict__.get("options") or {}
+    options = node.__dict__.get("forward_options") or {}
     replay = replay or bool(_float_arrays(node, options))
     cls = type(node)
     ctx = object.__new__(cls)
@@ -640,7 +640,10 @@ def _seeds(op, outputs, grad_outputs, create_graph):
         else:
             array = np.asarray(given)
             if array.dtype.kind not in "fiub":
-                raise TypeError(f"{op}: the gradient for output {i} must be real numbers, got dtype {array.dtype}")
+                # PyTorch: RuntimeError for a complex gradient of a real output (TypeError for text)
+                raise (RuntimeError if array.dtype.kind == "c" else TypeError)(
+                    f"{op}: the gradient for output {i} must be real numbers, got dtype {array.dtype}"
+                )
         if array.shape != out.array.shape:
             raise RuntimeError(
                 f"{op}: the gradient for output {i} has shape {array.shape} but the output has shape {out.shape}"

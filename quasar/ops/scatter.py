@@ -62,7 +62,7 @@ class Scatter(Function):
 
     @staticmethod
     def forward(ctx, x, src, positions):
-        ctx.positions = positions.reshape(-1)
+        ctx.positions, ctx.src_shape = positions.reshape(-1), src.shape
         out = x.copy()  # C order, so reshape(-1) is a view
         out.reshape(-1)[ctx.positions] = src.reshape(-1)
         return out
@@ -70,7 +70,7 @@ class Scatter(Function):
     @staticmethod
     def backward(ctx, grad):
         flat = np.ascontiguousarray(grad).reshape(-1)
-        grad_src = flat[ctx.positions].reshape(ctx.parents[1].shape) if ctx.needs_input_grad[1] else None
+        grad_src = flat[ctx.positions].reshape(ctx.src_shape) if ctx.needs_input_grad[1] else None
         grad_x = None
         if ctx.needs_input_grad[0]:
             grad_x = flat.copy()
