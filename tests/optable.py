@@ -172,7 +172,7 @@ OPS = [
 def all_ops():
     """This table plus every family table (tests/optable_*.py) that exists."""
     ops = list(OPS)
-    for family in ("optable_nn", "optable_index", "optable_parallel"):
+    for family in ("optable_nn", "optable_index", "optable_parallel", "optable_seq"):
         try:
             ops += importlib.import_module(family).OPS
         except ModuleNotFoundError as exc:

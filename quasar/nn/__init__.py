@@ -4,9 +4,13 @@
     loss = qs.nn.CrossEntropyLoss()(model(x), y)
 """
 
-from . import functional, init  # noqa: F401
+from . import functional, init, utils  # noqa: F401
+from .containers import Identity, ModuleDict, ModuleList  # noqa: F401
 from .layers import (  # noqa: F401
     GELU, MLP, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, LayerNorm, Linear, MSELoss, NLLLoss, ReLU,
     Sequential, Sigmoid, Tanh,
 )
 from .module import Module, Parameter  # noqa: F401
+from .attention import MultiheadAttention  # noqa: F401
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: F401
+from .transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: F401

@@ -98,15 +98,17 @@ class Module:
     def children(self):
         return iter(self._modules.values())
 
-    def named_modules(self, prefix=""):
-        """(dotted name, module) for this module and every module inside it, parents first."""
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(dotted name, module) for this module and every module inside it, parents
+        first; a module reachable twice (shared) comes once unless remove_duplicate=False."""
         stack = [(prefix, self)]
-        seen = set()
+        seen = set() if memo is None else memo
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
+            if remove_duplicate:
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
             yield name, module
             children = [(f"{name}.{child}" if name else child, m) for child, m in module._modules.items()]
             stack.extend(reversed(children))
@@ -115,19 +117,34 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
-    def named_parameters(self, prefix=""):
-        """(dotted name, Parameter) for every parameter, each shared one once: "0.weight", ..."""
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, Parameter) for every parameter: "0.weight", ... A Parameter
+        shared by two modules (tied weights) comes once, under its first name, so an
+        optimizer updates it once; recurse=False: this module's own parameters only."""
         seen = set()
-        for module_name, module in self.named_modules(prefix):
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
             for name, param in module._parameters.items():
-                if id(param) not in seen:
+                if param is None:
+                    continue
+                if remove_duplicate:
+                    if id(param) in seen:
+                        continue
                     seen.add(id(param))
-                    yield (f"{module_name}.{name}" if module_name else name), param
+                yield (f"{module_name}.{name}" if module_name else name), param
 
-    def parameters(self):
+    def parameters(self, recurse=True):
         """Every learnable Parameter, in registration order (what an optimizer takes)."""
-        for _, param in self.named_parameters():
+        for _, param in self.named_parameters(recurse=recurse):
             yield param
+
+    def apply(self, fn):
+        """Call fn(module) on every sub-module (children first, as in PyTorch), then on
+        self; returns self. The usual way to initialise: ``model.apply(init_weights)``."""
+        for module in self._modules.values():
+            module.apply(fn)
+        fn(self)
+        return self
 
     # ------------------------------------------------------------ training state
     def zero_grad(self, set_to_none=True):
