@@ -73,7 +73,11 @@ def _check_attention(op, query, key, value, attn_mask, is_causal):
             f"got {kind}"
         )
     scores_shape = batch + (query.shape[-2], key.shape[-2])
-    if broadcast_shape(op, mask.shape, scores_shape) != scores_shape or mask.ndim > len(scores_shape):
+    try:
+        fits = broadcast_shape(op, mask.shape, scores_shape) == scores_shape
+    except ValueError:
+        fits = False
+    if not fits:
         raise ValueError(
             f"{op}: attn_mask of shape {mask.shape} does not broadcast to the attention scores' shape "
             f"{scores_shape} (batch..., L, S)"
