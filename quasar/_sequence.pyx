@@ -11,9 +11,9 @@ depend on the thread count. A row that every key is masked out of gets NaN,
 as the softmax of all ``-inf`` does (PyTorch's math backend does the same).
 
 Recurrent cells. A time step's matrix products are BLAS calls made by the
-op; everything elementwise between them (the four or three gate
-nonlinearities, the cell update, the new hidden state, and their
-derivatives) is one pass over the batch here. The rows of the batch run in
+op; everything elementwise between them (adding the input and hidden
+projections, the four or three gate nonlinearities, the cell update, the
+new hidden state, and their derivatives) is one kernel call here. The rows of the batch run in
 parallel.
 
 Gate orders are PyTorch's: LSTM (i, f, g, o), GRU (r, z, n).
@@ -118,21 +118,22 @@ cdef inline floating _sigmoid(floating x) noexcept nogil:
     return <floating>1 / (<floating>1 + q_exp(-x))
 
 
-cdef void _lstm_row(floating* gates, const floating* c_prev, floating* c, floating* h,
-                    Py_ssize_t H) noexcept nogil:
-    """gates (4H): pre-activations in, activations (i, f, g, o) out;
-    c = f * c_prev + i * g; h = o * tanh(c)."""
+cdef void _lstm_row(const floating* x_gates, const floating* h_gates, const floating* c_prev,
+                    floating* acts, floating* c, floating* h, Py_ssize_t H) noexcept nogil:
+    """acts (4H) = the gate activations (i, f, g, o) of x_gates + h_gates;
+    c = f * c_prev + i * g; h = o * tanh(c). One simple loop per stage, so
+    each vectorizes (with glibc's vector exp and tanh where available)."""
     cdef Py_ssize_t j
-    cdef floating i, f, g, o, cj
+    for j in range(2 * H):                  # i, f
+        acts[j] = _sigmoid(x_gates[j] + h_gates[j])
+    for j in range(2 * H, 3 * H):           # g
+        acts[j] = q_tanh(x_gates[j] + h_gates[j])
+    for j in range(3 * H, 4 * H):           # o
+        acts[j] = _sigmoid(x_gates[j] + h_gates[j])
     for j in range(H):
-        i = _sigmoid(gates[j])
-        f = _sigmoid(gates[H + j])
-        g = q_tanh(gates[2 * H + j])
-        o = _sigmoid(gates[3 * H + j])
-        gates[j], gates[H + j], gates[2 * H + j], gates[3 * H + j] = i, f, g, o
-        cj = f * c_prev[j] + i * g
-        c[j] = cj
-        h[j] = o * q_tanh(cj)
+        c[j] = acts[H + j] * c_prev[j] + acts[j] * acts[2 * H + j]
+    for j in range(H):
+        h[j] = acts[3 * H + j] * q_tanh(c[j])
 
 
 cdef void _lstm_backward_row(const floating* acts, const floating* c_prev, const floating* c,
@@ -142,9 +143,14 @@ cdef void _lstm_backward_row(const floating* acts, const floating* c_prev, const
     dL/dc_prev out."""
     cdef Py_ssize_t j
     cdef floating i, f, g, o, tc, dcj
+    for j in range(H):                      # tanh(c), kept in o's slot until the loop below
+        dgates[3 * H + j] = q_tanh(c[j])
     for j in range(H):
-        i, f, g, o = acts[j], acts[H + j], acts[2 * H + j], acts[3 * H + j]
-        tc = q_tanh(c[j])
+        i = acts[j]
+        f = acts[H + j]
+        g = acts[2 * H + j]
+        o = acts[3 * H + j]
+        tc = dgates[3 * H + j]
         dcj = dc[j] + dh[j] * o * (<floating>1 - tc * tc)
         dgates[j] = dcj * g * i * (<floating>1 - i)
         dgates[H + j] = dcj * c_prev[j] * f * (<floating>1 - f)
@@ -159,13 +165,13 @@ cdef void _gru_row(const floating* gi, const floating* gh, const floating* h_pre
     acts (4H) out: r, z, n and the hidden part of n's pre-activation;
     h = (1 - z) * n + z * h_prev."""
     cdef Py_ssize_t j
-    cdef floating r, z, n
+    for j in range(2 * H):                  # r, z
+        acts[j] = _sigmoid(gi[j] + gh[j])
     for j in range(H):
-        r = _sigmoid(gi[j] + gh[j])
-        z = _sigmoid(gi[H + j] + gh[H + j])
-        n = q_tanh(gi[2 * H + j] + r * gh[2 * H + j])
-        acts[j], acts[H + j], acts[2 * H + j], acts[3 * H + j] = r, z, n, gh[2 * H + j]
-        h[j] = (<floating>1 - z) * n + z * h_prev[j]
+        acts[3 * H + j] = gh[2 * H + j]
+        acts[2 * H + j] = q_tanh(gi[2 * H + j] + acts[j] * gh[2 * H + j])
+    for j in range(H):
+        h[j] = (<floating>1 - acts[H + j]) * acts[2 * H + j] + acts[H + j] * h_prev[j]
 
 
 cdef void _gru_backward_row(const floating* acts, const floating* h_prev, const floating* dh,
@@ -176,12 +182,19 @@ cdef void _gru_backward_row(const floating* acts, const floating* h_prev, const 
     cdef Py_ssize_t j
     cdef floating r, z, n, ghn, dn, dr, dz
     for j in range(H):
-        r, z, n, ghn = acts[j], acts[H + j], acts[2 * H + j], acts[3 * H + j]
+        r = acts[j]
+        z = acts[H + j]
+        n = acts[2 * H + j]
+        ghn = acts[3 * H + j]
         dn = dh[j] * (<floating>1 - z) * (<floating>1 - n * n)
         dz = dh[j] * (h_prev[j] - n) * z * (<floating>1 - z)
         dr = dn * ghn * r * (<floating>1 - r)
-        dgi[j], dgi[H + j], dgi[2 * H + j] = dr, dz, dn
-        dgh[j], dgh[H + j], dgh[2 * H + j] = dr, dz, dn * r
+        dgi[j] = dr
+        dgi[H + j] = dz
+        dgi[2 * H + j] = dn
+        dgh[j] = dr
+        dgh[H + j] = dz
+        dgh[2 * H + j] = dn * r
         dh_prev[j] = dh[j] * z
 
 
@@ -196,7 +209,8 @@ cdef inline void _cell_item(int op, floating* a, floating* b, floating* c, float
                             floating* e, floating* f, Py_ssize_t H, Py_ssize_t row) noexcept nogil:
     """Row ``row`` of one cell op; a..f are the op's arrays in its entry point's order."""
     if op == LSTM_FORWARD:
-        _lstm_row(a + row * 4 * H, b + row * H, c + row * H, d + row * H, H)
+        _lstm_row(a + row * 4 * H, b + row * 4 * H, c + row * H, d + row * 4 * H, e + row * H,
+                  f + row * H, H)
     elif op == LSTM_BACKWARD:
         _lstm_backward_row(a + row * 4 * H, b + row * H, c + row * H, d + row * H, e + row * H,
                            f + row * 4 * H, H)
@@ -356,9 +370,11 @@ cdef void* _data(list arrays, Py_ssize_t k):
 def cell(int op, tuple arrays, threshold, threads_for):
     """One fused time step of an LSTM or GRU, row by row; arrays are updated in place.
 
-    op = LSTM_FORWARD, arrays = (gates, c_prev, c, h):
-        gates   IN/OUT  (B, 4H) pre-activations in, activations (i, f, g, o) out
+    op = LSTM_FORWARD, arrays = (x_gates, h_gates, c_prev, acts, c, h):
+        x_gates IN      (B, 4H) the input projection x W_ih^T + b_ih + b_hh
+        h_gates IN      (B, 4H) the hidden projection h W_hh^T
         c_prev  IN      (B, H) the previous cell state
+        acts    OUT     (B, 4H) the activations (i, f, g, o)
         c, h    OUT     (B, H) the new cell and hidden states
     op = LSTM_BACKWARD, arrays = (acts, c_prev, c, dh, dc, dgates):
         acts, c_prev, c  IN  (B, 4H), (B, H), (B, H) what the forward step saved
@@ -378,7 +394,7 @@ def cell(int op, tuple arrays, threshold, threads_for):
     """
     cdef tuple widths
     if op == LSTM_FORWARD:
-        widths = (4, 1, 1, 1)
+        widths = (4, 4, 1, 4, 1, 1)
     elif op == LSTM_BACKWARD:
         widths = (4, 1, 1, 1, 1, 4)
     elif op == GRU_FORWARD:

@@ -54,13 +54,12 @@ def _empty(like, width):
     return np.empty((like.shape[0], width), like.dtype)
 
 
-def lstm_cell(gates, c_prev):
+def lstm_cell(x_gates, h_gates, c_prev):
     """One LSTM step after the matrix products (see reference_sequence.lstm_cell)."""
-    acts = np.array(gates, order="C")  # the kernel overwrites it with the activations
-    c_prev = np.ascontiguousarray(c_prev)
+    x_gates, h_gates, c_prev = (np.ascontiguousarray(a) for a in (x_gates, h_gates, c_prev))
     H = c_prev.shape[1]
-    c, h = _empty(c_prev, H), _empty(c_prev, H)
-    _k.cell(_LSTM_FORWARD, (acts, c_prev, c, h), _settings.threshold, _threads_for)
+    acts, c, h = _empty(c_prev, 4 * H), _empty(c_prev, H), _empty(c_prev, H)
+    _k.cell(_LSTM_FORWARD, (x_gates, h_gates, c_prev, acts, c, h), _settings.threshold, _threads_for)
     return acts, c, h
 
 

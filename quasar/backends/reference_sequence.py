@@ -48,14 +48,15 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-def lstm_cell(gates, c_prev):
+def lstm_cell(x_gates, h_gates, c_prev):
     """One LSTM step after the matrix products.
 
-    gates: (B, 4H) pre-activations (x W_ih^T + b_ih + h W_hh^T + b_hh);
-    c_prev: (B, H). Returns (acts, c, h): acts (B, 4H) = (i, f, g, o) after
-    their nonlinearities, c = f * c_prev + i * g, h = o * tanh(c).
+    x_gates: (B, 4H) the input projection x W_ih^T + b_ih + b_hh; h_gates:
+    (B, 4H) the hidden projection h W_hh^T; c_prev: (B, H). Returns (acts, c, h):
+    acts (B, 4H) = (i, f, g, o) after their nonlinearities, c = f * c_prev + i * g,
+    h = o * tanh(c).
     """
-    i, f, g, o = np.split(gates, 4, axis=1)
+    i, f, g, o = np.split(x_gates + h_gates, 4, axis=1)
     i, f, g, o = _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
     c = f * c_prev + i * g
     return np.concatenate([i, f, g, o], axis=1), c, o * np.tanh(c)

@@ -35,10 +35,16 @@ def _previous(stack, first, reverse):
     return np.concatenate([first[None], stack[:-1]], axis=0)
 
 
+def _transposed(weight):
+    """weight^T laid out in rows: the time loop multiplies by it T times, and
+    BLAS is about twice as fast on a C-contiguous operand as on a transposed view."""
+    return np.ascontiguousarray(weight.T)
+
+
 def _input_projection(B, x, w_ih, bias):
     """x (T, N, I) @ w_ih^T + bias as one product: (T, N, G*H)."""
     T, N, I = x.shape
-    return B.add(B.matmul(x.reshape(T * N, I), w_ih.T), bias).reshape(T, N, -1)
+    return B.add(B.matmul(x.reshape(T * N, I), _transposed(w_ih)), bias).reshape(T, N, -1)
 
 
 def _input_gradients(B, ctx, x, w_ih, d_proj, h_prev, d_hidden_proj, w_hh):
@@ -66,13 +72,13 @@ class LSTMLayer(Function):
         T, N, _ = x.shape
         H = h0.shape[1]
         projected = _input_projection(B, x, w_ih, B.add(b_ih, b_hh))
-        w_hh_t = w_hh.T
+        w_hh_t = _transposed(w_hh)
         out = np.empty((T + 1, N, H), x.dtype)
         acts = np.empty((T, N, 4 * H), x.dtype)
         cells = np.empty((T, N, H), x.dtype)
         h, c = h0, c0
         for t in _steps(T, reverse):
-            acts[t], c, h = B.lstm_cell(B.add(projected[t], B.matmul(h, w_hh_t)), c)
+            acts[t], c, h = B.lstm_cell(projected[t], B.matmul(h, w_hh_t), c)
             cells[t] = c
             out[t] = h
         out[T] = c
@@ -108,7 +114,7 @@ class GRULayer(Function):
         T, N, _ = x.shape
         H = h0.shape[1]
         projected = _input_projection(B, x, w_ih, b_ih)
-        w_hh_t = w_hh.T
+        w_hh_t = _transposed(w_hh)
         out = np.empty((T, N, H), x.dtype)
         acts = np.empty((T, N, 4 * H), x.dtype)
         h = h0
@@ -146,7 +152,7 @@ class RNNLayer(Function):
         T, N, _ = x.shape
         projected = _input_projection(B, x, w_ih, B.add(b_ih, b_hh))
         activation = B.tanh if nonlinearity == "tanh" else B.relu
-        w_hh_t = w_hh.T
+        w_hh_t = _transposed(w_hh)
         out = np.empty((T,) + h0.shape, x.dtype)
         h = h0
         for t in _steps(T, reverse):
