@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: build test demo examples bench bench-quick lint clean
+.PHONY: build test demo examples bench bench-quick bench-seq lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: build
 
 bench-quick: build
 	$(PY) benchmarks/run.py --quick
+
+## bench-seq: a GPT training step, a 2-layer LSTM and attention (PyTorch beside them if installed)
+bench-seq: build
+	$(PY) benchmarks/bench_seq.py
 
 lint: $(VENV)/.deps
 	$(PIP) install ruff && $(VENV)/bin/ruff check quasar tests examples benchmarks

@@ -212,8 +212,8 @@ def main():
     # ------------------------------------------------------------ 3. training
     decay = [p for p in model.parameters() if p.ndim >= 2]  # matrices and embeddings decay, biases and norms do not
     no_decay = [p for p in model.parameters() if p.ndim < 2]
-    optimizer = qs.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                               lr=learning_rate, betas=(0.9, 0.99))
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    optimizer = qs.optim.AdamW(groups, lr=learning_rate, betas=(0.9, 0.99))
     schedulers = qs.optim.lr_scheduler
     scheduler = schedulers.SequentialLR(optimizer, [
         schedulers.LinearLR(optimizer, start_factor=1 / warmup_iters, total_iters=warmup_iters),

@@ -106,12 +106,18 @@ def cell(make):
     return fn
 
 
+CONSTRUCTOR_OPTIONS = ("kdim", "vdim", "batch_first", "bias")
+
+
 def mha(**options):
+    """(fn, module): fn(q, k, v, *weights) calls MultiheadAttention(4, 2) with options."""
+    built = {k: v for k, v in options.items() if k in CONSTRUCTOR_OPTIONS}
+    call = {k: v for k, v in options.items() if k not in CONSTRUCTOR_OPTIONS}
+
     def make(dtype):
-        return nn.MultiheadAttention(4, 2, dtype=dtype, **{k: v for k, v in options.items() if k in ("kdim", "vdim", "batch_first", "bias")})
+        return nn.MultiheadAttention(4, 2, dtype=dtype, **built)
 
     names = [name for name, _ in weight_shapes(make(np.float64))]
-    call = {k: v for k, v in options.items() if k not in ("kdim", "vdim", "batch_first", "bias")}
 
     def fn(q, k, v, *weights):
         masks = {key: (qs.tensor(value.astype(q.dtype)) if value.dtype.kind == "f" else qs.tensor(value))
@@ -173,7 +179,8 @@ OPS = [
                 module_case(gru2(np.float64), transposed((2, 3, 2)), normal((4, 2, 2)))]),
     dict(name="RNN relu no bias", fn=recurrent(rnn_relu, "h0"),
          cases=[module_case(rnn_relu(np.float64), normal((3, 2, 2), low=0.1), normal((1, 2, 3), low=0.1))]),
-    dict(name="RNN tanh 2 layers", fn=recurrent(rnn_tanh), cases=[module_case(rnn_tanh(np.float64), normal((3, 2, 2)))]),
+    dict(name="RNN tanh 2 layers", fn=recurrent(rnn_tanh),
+         cases=[module_case(rnn_tanh(np.float64), normal((3, 2, 2)))]),
     dict(name="LSTMCell", fn=cell(lambda d: nn.LSTMCell(2, 3, dtype=d)),
          cases=[module_case(nn.LSTMCell(2, 3), normal((4, 2)), normal((4, 3)), normal((4, 3))),
                 module_case(nn.LSTMCell(2, 3), normal((2,)), normal((3,)), normal((3,)))]),

@@ -106,7 +106,8 @@ class MultiheadAttention(Module):
             if t.shape[-1] != width:
                 raise ValueError(f"{name}: {label} of shape {t.shape} must end in {width} features")
         length_dim = 1 if (self.batch_first and query.ndim == 3) else 0
-        if key.shape[:-1] != value.shape[:-1] or (query.ndim == 3 and query.shape[1 - length_dim] != key.shape[1 - length_dim]):
+        batch_dim = 1 - length_dim
+        if key.shape[:-1] != value.shape[:-1] or (query.ndim == 3 and query.shape[batch_dim] != key.shape[batch_dim]):
             raise ValueError(
                 f"{name}: query {query.shape}, key {key.shape} and value {value.shape} disagree in batch size "
                 f"or key/value length (batch_first={self.batch_first})"

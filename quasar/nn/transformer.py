@@ -31,7 +31,9 @@ class TransformerEncoderLayer(Module):
                 raise ValueError(f"TransformerEncoderLayer: activation must be 'relu' or 'gelu', got {activation!r}")
             activation = _ACTIVATIONS[activation]
         elif not callable(activation):
-            raise TypeError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or callable, got {activation!r}")
+            raise TypeError(
+                f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or callable, got {activation!r}"
+            )
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
                                             dtype=dtype)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)

@@ -10,8 +10,6 @@ version counter bumped, so a graph that saved the old value refuses to
 backward through it.
 """
 
-import math
-
 import numpy as np
 
 from .. import backends
