@@ -42,6 +42,17 @@ def sdpa(**options):
     return lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **options)
 
 
+def sdpa_dropout(q, k, v):
+    qs.manual_seed(99)  # the same dropout mask on every call
+    return F.scaled_dot_product_attention(q, k, v, dropout_p=0.4)
+
+
+def mha_dropout_training(q, k, v, *weights):
+    qs.manual_seed(99)
+    module = nn.MultiheadAttention(4, 2, dropout=0.3, dtype=q.dtype)  # training mode: dropout is on
+    return with_weights(module, [n for n, _ in weight_shapes(module)], weights, q, k, v, need_weights=False)[0]
+
+
 def sdpa_float_mask(q, k, v):
     return F.scaled_dot_product_attention(q, k, v, attn_mask=qs.tensor(FLOAT_MASK.astype(q.dtype)))
 
@@ -158,6 +169,9 @@ OPS = [
     dict(name="sdpa bool mask", fn=sdpa(attn_mask=qs.tensor(BOOL_MASK)), cases=[qkv((2,), (2,)), qkv((), ())]),
     dict(name="sdpa float mask", fn=sdpa_float_mask, cases=[qkv((2, 3), (1, 3))]),
     dict(name="sdpa scale", fn=sdpa(scale=0.3), cases=[qkv((2,), (2,))]),
+    dict(name="sdpa dropout", fn=sdpa_dropout, cases=[qkv((2,), (2,))]),
+    dict(name="MultiheadAttention dropout", fn=mha_dropout_training,
+         cases=[mha_inputs(nn.MultiheadAttention(4, 2), (3, 2, 4), (5, 2, 4), (5, 2, 4))]),
     dict(name="MultiheadAttention key_padding_mask", fn=MHA_SELF,
          cases=[mha_inputs(MHA_SELF_MODULE, (2, 3, 4), (2, 5, 4), (2, 5, 4))]),
     dict(name="MultiheadAttention attn_mask per head", fn=MHA_MASKED,

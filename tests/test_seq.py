@@ -150,6 +150,17 @@ def test_batch_first_and_unbatched_agree_with_the_default_layout():
     np.testing.assert_allclose(single.array, out[:, 0].array, rtol=1e-5, atol=1e-6)
 
 
+def test_an_empty_batch_gives_empty_outputs_and_gradients():
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    x = qs.randn(5, 0, 3).requires_grad_()
+    output, (h_n, c_n) = lstm(x)
+    assert output.shape == (5, 0, 8) and h_n.shape == c_n.shape == (4, 0, 4)
+    (output.sum() + h_n.sum()).backward()
+    assert x.grad.shape == (5, 0, 3) and not lstm.weight_hh_l1.grad.array.any()
+    assert "RNN(2, 3, nonlinearity=relu, bidirectional=True)" == repr(nn.RNN(2, 3, nonlinearity="relu",
+                                                                        bidirectional=True))
+
+
 def test_dropout_between_layers_only_while_training():
     qs.manual_seed(0)
     lstm = nn.LSTM(3, 4, num_layers=2, dropout=0.5)
@@ -243,6 +254,9 @@ def test_pad_sequence_values():
      r"RNN: expected input .* input_size=3, got \(5, 2, 7\)"),
     (lambda: nn.LSTM(3, 4)(qs.tensor(np.ones((5, 2, 3), np.int64))), TypeError,
      "LSTM: input must be float32 or float64, got int64"),
+    (lambda: nn.LSTM(3, 4)(qs.randn(5, 2, 3).double()), TypeError,
+     "LSTM: the input is float64 but the parameters are float32"),
+    (lambda: nn.GRUCell(3, 4)(qs.randn(2, 3).double()), TypeError, "GRUCell: the input is float64"),
     (lambda: nn.LSTMCell(3, 4)(qs.randn(2, 3), (qs.zeros(2, 5), qs.zeros(2, 4))), ValueError,
      r"LSTMCell: expected h of shape \(2, 4\), got \(2, 5\)"),
     (lambda: nn.MultiheadAttention(10, 3), ValueError, "embed_dim 10 is not divisible by num_heads 3"),
@@ -266,7 +280,8 @@ def test_pad_sequence_values():
                                             attn_mask=qs.ones(3, 5).bool(), is_causal=True), ValueError, "not both"),
     (lambda: F.scaled_dot_product_attention(qs.randn(3, 4), qs.randn(5, 3), qs.randn(5, 4)), ValueError,
      "expected query"),
-], ids=["lstm_h0", "lstm_hx", "gru_layers", "gru_dtype", "length0", "input_size", "int_input", "cell_h", "heads",
+], ids=["lstm_h0", "lstm_hx", "gru_layers", "gru_dtype", "length0", "input_size", "int_input", "lstm_mixed_dtype",
+        "cell_mixed_dtype", "cell_h", "heads",
         "attn_mask_shape", "padding_dtype", "mha_length0", "mha_features", "sdpa_mask_shape", "sdpa_mask_dtype",
         "sdpa_causal_and_mask", "sdpa_features"])
 def test_bad_input_names_the_module_and_shapes(call, error, message):

@@ -68,6 +68,14 @@ def _check_input(name, input, input_size, batched_ndim):
         )
 
 
+def _check_dtype(name, input, weight):
+    if input.dtype != weight.dtype:
+        raise TypeError(
+            f"{name}: the input is {input.dtype} but the parameters are {weight.dtype}; convert the input "
+            f"(.float() / .double()) or the module (.to(dtype))"
+        )
+
+
 def _check_state(name, label, state, shape, dtype):
     if not isinstance(state, Tensor):
         raise TypeError(f"{name}: {label} must be a Tensor, got {type(state).__name__}")
@@ -115,6 +123,9 @@ class RNNBase(Module):
         for weight in self.parameters():
             init.uniform_(weight, -bound, bound)
 
+    def flatten_parameters(self):
+        """PyTorch's cuDNN weight-packing call: nothing to do on quasar's CPU kernels."""
+
     def _layer_weights(self, layer, direction):
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if self.bias else ("weight_ih", "weight_hh")
@@ -124,6 +135,7 @@ class RNNBase(Module):
     def forward(self, input, hx=None):
         name = type(self).__name__
         _check_input(name, input, self.input_size, 3)
+        _check_dtype(name, input, self.weight_ih_l0)
         batched = input.ndim == 3
         x = input if batched else input.unsqueeze(1)
         if batched and self.batch_first:
@@ -176,9 +188,9 @@ class RNNBase(Module):
 
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"
-        for key, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
-                             ("bidirectional", False)):
-            if getattr(self, key) != default:
+        for key, default in (("num_layers", 1), ("nonlinearity", "tanh"), ("bias", True), ("batch_first", False),
+                             ("dropout", 0.0), ("bidirectional", False)):
+            if getattr(self, key, default) != default:
                 text += f", {key}={getattr(self, key)}"
         return text
 
@@ -259,6 +271,7 @@ class RNNCellBase(Module):
         """(h', c' or None) for input (N, I) or (I,) and hx as the module takes it."""
         name = type(self).__name__
         _check_input(name, input, self.input_size, 2)
+        _check_dtype(name, input, self.weight_ih)
         batched = input.ndim == 2
         x = (input if batched else input.unsqueeze(0)).unsqueeze(0)  # (1, N, I)
         N = x.shape[1]
