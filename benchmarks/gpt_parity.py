@@ -68,7 +68,7 @@ def corpus(max_chars):
         size += len(part)
         if size >= max_chars:
             break
-    data = np.frombuffer("".join(c if ord(c) < 128 else "?" for c in "\n".join(text)).encode(), np.uint8)
+    data = np.frombuffer("\n".join(text).encode("ascii", errors="replace"), np.uint8)  # non-ASCII -> "?"
     chars = np.unique(data)
     lookup = np.zeros(128, np.int64)
     lookup[chars] = np.arange(len(chars))

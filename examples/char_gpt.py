@@ -179,8 +179,7 @@ def main():
                 texts.append(path.read_text(encoding="utf-8"))
             except (UnicodeDecodeError, OSError):
                 continue  # a few test files are deliberately not UTF-8
-        text = "\n".join(texts)
-        return len(files), "".join(c if ord(c) < 128 else "?" for c in text)
+        return len(files), "\n".join(texts).encode("ascii", errors="replace").decode("ascii")  # non-ASCII -> "?"
 
     n_files, text = load_corpus()
     chars = sorted(set(text))

@@ -47,7 +47,7 @@ def _input_projection(B, x, w_ih, bias):
     return B.add(B.matmul(x.reshape(T * N, I), _transposed(w_ih)), bias).reshape(T, N, w_ih.shape[0])
 
 
-def _input_gradients(B, ctx, x, w_ih, d_proj, h_prev, d_hidden_proj, w_hh):
+def _input_gradients(B, ctx, x, w_ih, d_proj, h_prev, d_hidden_proj):
     """dx, dW_ih, db (input side) and dW_hh, db (hidden side) from the per-step
     gradients of the input projection (T, N, G*H) and of the hidden projection."""
     T, N, I = x.shape
@@ -100,7 +100,7 @@ class LSTMLayer(Function):
             dgates[t], dc = B.lstm_cell_backward(acts[t], c_prev_all[t], cells[t], B.add(grad[t], dh), dc)
             dh = B.matmul(dgates[t], w_hh)
         h_prev = _previous(out[:T], h0, reverse)
-        dx, dw_ih, dw_hh, db_ih, db_hh = _input_gradients(B, ctx, x, w_ih, dgates, h_prev, dgates, w_hh)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _input_gradients(B, ctx, x, w_ih, dgates, h_prev, dgates)
         return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh
 
 
@@ -138,7 +138,7 @@ class GRULayer(Function):
         for t in reversed(_steps(T, reverse)):
             d_input[t], d_hidden[t], direct = B.gru_cell_backward(acts[t], h_prev[t], B.add(grad[t], dh))
             dh = B.add(direct, B.matmul(d_hidden[t], w_hh))
-        dx, dw_ih, dw_hh, db_ih, db_hh = _input_gradients(B, ctx, x, w_ih, d_input, h_prev, d_hidden, w_hh)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _input_gradients(B, ctx, x, w_ih, d_input, h_prev, d_hidden)
         return dx, dh, dw_ih, dw_hh, db_ih, db_hh
 
 
@@ -174,5 +174,5 @@ class RNNLayer(Function):
             d_pre[t] = derivative(out[t], B.add(grad[t], dh))
             dh = B.matmul(d_pre[t], w_hh)
         h_prev = _previous(out, h0, ctx.reverse)
-        dx, dw_ih, dw_hh, db_ih, db_hh = _input_gradients(B, ctx, x, w_ih, d_pre, h_prev, d_pre, w_hh)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _input_gradients(B, ctx, x, w_ih, d_pre, h_prev, d_pre)
         return dx, dh, dw_ih, dw_hh, db_ih, db_hh
