@@ -260,6 +260,10 @@ def test_pad_sequence_values():
     (lambda: nn.LSTMCell(3, 4)(qs.randn(2, 3), (qs.zeros(2, 5), qs.zeros(2, 4))), ValueError,
      r"LSTMCell: expected h of shape \(2, 4\), got \(2, 5\)"),
     (lambda: nn.MultiheadAttention(10, 3), ValueError, "embed_dim 10 is not divisible by num_heads 3"),
+    (lambda: nn.MultiheadAttention(4, 2)(*[qs.tensor(np.ones((3, 2, 4), np.int64))] * 3), TypeError,
+     r"MultiheadAttention: query must be float32 or float64, got int64 \(shape \(3, 2, 4\)\)"),
+    (lambda: nn.TransformerEncoderLayer(4, 2, 8)(qs.tensor(np.ones((3, 2, 4), np.int64))), TypeError,
+     "MultiheadAttention: query must be float32 or float64"),
     (lambda: nn.MultiheadAttention(8, 2)(qs.randn(3, 2, 8), qs.randn(4, 2, 8), qs.randn(4, 2, 8),
                                          attn_mask=qs.zeros(3, 5)), ValueError,
      r"attn_mask must have shape \(3, 4\) or \(4, 3, 4\)"),
@@ -281,7 +285,7 @@ def test_pad_sequence_values():
     (lambda: F.scaled_dot_product_attention(qs.randn(3, 4), qs.randn(5, 3), qs.randn(5, 4)), ValueError,
      "expected query"),
 ], ids=["lstm_h0", "lstm_hx", "gru_layers", "gru_dtype", "length0", "input_size", "int_input", "lstm_mixed_dtype",
-        "cell_mixed_dtype", "cell_h", "heads",
+        "cell_mixed_dtype", "cell_h", "heads", "mha_int_input", "encoder_int_input",
         "attn_mask_shape", "padding_dtype", "mha_length0", "mha_features", "sdpa_mask_shape", "sdpa_mask_dtype",
         "sdpa_causal_and_mask", "sdpa_features"])
 def test_bad_input_names_the_module_and_shapes(call, error, message):
