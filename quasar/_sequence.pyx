@@ -42,9 +42,18 @@ cdef void _attention_row(const floating* scores, const unsigned char* bool_mask,
                          const floating* float_mask, floating* out, Py_ssize_t S,
                          Py_ssize_t visible, floating scale) noexcept nogil:
     """One row of softmax(scale * scores + mask). Keys from ``visible`` on
-    are hidden (the causal triangle); bool_mask / float_mask may be NULL."""
+    are hidden (the causal triangle); bool_mask / float_mask may be NULL.
+
+    Hidden and masked keys never reach exp: a vector exp (libmvec) falls back
+    to its slow scalar path for a whole vector when one lane is -inf or far
+    below the underflow point, and a causal or padded row has many. They get
+    exactly 0 instead, which is what exp gives them."""
     cdef Py_ssize_t j
-    cdef floating m, total
+    cdef floating m, total, d, floor
+    if floating is float:                   # below this, exp underflows (~1e-38; float64 ~1e-308)
+        floor = -87.0
+    else:
+        floor = -708.0
     for j in range(S):
         out[j] = scores[j] * scale
     if float_mask != NULL:
@@ -52,13 +61,13 @@ cdef void _attention_row(const floating* scores, const unsigned char* bool_mask,
             out[j] = out[j] + float_mask[j]
     if bool_mask != NULL:
         for j in range(S):
-            if not bool_mask[j]:
-                out[j] = -INFINITY
+            out[j] = out[j] if bool_mask[j] else -INFINITY
+    m = max_lanes(out, visible)
+    for j in range(visible):
+        d = out[j] - m                      # <= 0; -inf (or NaN in a fully masked row) where masked
+        out[j] = q_exp(d if d > floor else floor) if d > floor else 0
     for j in range(visible, S):
-        out[j] = -INFINITY
-    m = max_lanes(out, S)
-    for j in range(S):
-        out[j] = q_exp(out[j] - m)
+        out[j] = 0
     total = <floating>sum_contiguous(out, S)
     for j in range(S):
         out[j] = out[j] / total
