@@ -106,9 +106,9 @@ class Module:
         while stack:
             name, module = stack.pop()
             if remove_duplicate:
-                if id(module) in seen:
+                if module in seen:  # memo holds modules, as PyTorch's does (hashed by identity)
                     continue
-                seen.add(id(module))
+                seen.add(module)
             yield name, module
             children = [(f"{name}.{child}" if name else child, m) for child, m in module._modules.items()]
             stack.extend(reversed(children))
