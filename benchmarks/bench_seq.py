@@ -14,15 +14,19 @@ Workloads (forward + backward each, float32):
             input 4, hidden 4) that the arithmetic is negligible, sequence 512;
             the time of forward + backward divided by 512 steps
 
-Each workload reports the median and the best of --repeat timed calls after
-two warm-up calls. Times in milliseconds; ratios = quasar / PyTorch (below 1:
+Each library runs in a process of its own (PyTorch's OpenMP runtime, loaded
+into the same process, made quasar's 2-thread GPT step several times slower:
+see "Known limits" in README.md). Each workload reports the median and the
+best of --repeat timed calls after two warm-up calls. Times in milliseconds; ratios = quasar / PyTorch (below 1:
 quasar is faster).
 """
 
 import argparse
 import importlib.util
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -33,10 +37,13 @@ sys.path.insert(0, os.path.join(ROOT, "examples"))
 
 import numpy as np  # noqa: E402
 
-try:  # torch before quasar: see benchmarks/run.py (one libgomp for both)
-    import torch
-except ImportError:
-    torch = None
+if "--child" in sys.argv and sys.argv[sys.argv.index("--child") + 1] == "quasar":
+    torch = None  # the quasar child keeps PyTorch out of its process
+else:
+    try:
+        import torch
+    except ImportError:
+        torch = None
 
 import quasar as qs  # noqa: E402
 import quasar.nn.functional as F  # noqa: E402
@@ -181,29 +188,45 @@ WORKLOADS = {
 }
 
 
+def measure(library, names, threads, repeat):
+    """{workload: (median, best)} for one library, in this process."""
+    if library == "torch":
+        torch.set_num_threads(threads)
+    else:
+        qs.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:
+        pass
+    column = 0 if library == "quasar" else 1
+    return {name: timings_ms(WORKLOADS[name][column](), repeat) for name in names}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--child", choices=["quasar", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    qs.set_num_threads(args.threads)
-    if torch is not None:
-        torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.threads)
-    except ImportError:
-        pass
+    names = args.only.split(",")
+    if args.child:  # one library's numbers, as JSON, for the parent
+        print(json.dumps(measure(args.child, names, args.threads, args.repeat)))
+        return
+    results = {}
+    for library in ("quasar", "torch") if torch is not None else ("quasar",):
+        command = [sys.executable, os.path.abspath(__file__), "--child", library, "--only", args.only,
+                   "--threads", str(args.threads), "--repeat", str(args.repeat)]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        results[library] = json.loads(output.strip().splitlines()[-1])
     print(f"threads {args.threads}, float32, {args.repeat} timed calls; PyTorch: "
           f"{torch.__version__ if torch is not None else 'not installed'}")
     print(f"{'workload':10s} {'quasar ms (median/best)':>24s} {'torch ms (median/best)':>23s} {'ratio':>12s}")
     nan = (float("nan"), float("nan"))
-    for name in args.only.split(","):
-        make_quasar, make_torch = WORKLOADS[name]
-        ours = timings_ms(make_quasar(), args.repeat)
-        theirs = timings_ms(make_torch(), args.repeat) if torch is not None else nan
+    for name in names:
+        ours, theirs = results["quasar"][name], results.get("torch", {}).get(name, nan)
         ratios = [a / b for a, b in zip(ours, theirs)]
         extra = f"   (= {1e3 * ours[1] / 512:.1f} us per time step, fwd + bwd)" if name == "overhead" else ""
         print(f"{name:10s} {ours[0]:12.2f} {ours[1]:10.2f} {theirs[0]:12.2f} {theirs[1]:10.2f} "
