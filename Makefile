@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: build test conformance demo examples bench bench-quick bench-conv fuzz soak lint clean
+.PHONY: build test conformance demo examples bench bench-quick bench-conv bench-seq fuzz soak lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ soak: build
 ## bench-conv: convolution, pooling, batch norm and a LeNet-5 step (PyTorch column if installed)
 bench-conv: build
 	$(PY) benchmarks/bench_conv.py
+
+## bench-seq: a GPT training step, a 2-layer LSTM and attention (PyTorch beside them if installed)
+bench-seq: build
+	$(PY) benchmarks/bench_seq.py
 
 lint: $(VENV)/.deps
 	$(PIP) install ruff && $(VENV)/bin/ruff check quasar tests examples benchmarks

@@ -245,3 +245,176 @@ def adam_step(cnp.ndarray param not None, grad, cnp.ndarray m not None, cnp.ndar
     _write_back(param, p)
     _write_back(m, m1)
     _write_back(v, v1)
+
+
+# ------------------------------------------------------------------ RMSprop and Adagrad
+# The same shape as SGD and Adam above: one chunk function with the rule,
+# one item function that casts the coefficients to the dtype, one run
+# function with the serial and the parallel loop, one entry point.
+
+cdef void _rmsprop_chunk(floating* param, const floating* grad, floating* square_avg,
+                         floating* grad_avg, floating* buf, Py_ssize_t n, floating lr,
+                         floating alpha, floating one_minus_alpha, floating eps,
+                         floating weight_decay, floating momentum, bint use_weight_decay,
+                         bint centered, bint use_momentum) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating d, sq, ga, avg, b
+    for i in range(n):
+        d = grad[i]
+        if use_weight_decay:
+            d = d + weight_decay * param[i]
+        sq = square_avg[i] * alpha + one_minus_alpha * d * d
+        square_avg[i] = sq
+        if centered:
+            ga = grad_avg[i] * alpha + one_minus_alpha * d
+            grad_avg[i] = ga
+            avg = q_sqrt(sq - ga * ga) + eps
+        else:
+            avg = q_sqrt(sq) + eps
+        if use_momentum:
+            b = buf[i] * momentum + d / avg
+            buf[i] = b
+            param[i] = param[i] - lr * b
+        else:
+            param[i] = param[i] - lr * (d / avg)
+
+
+cdef inline void _rmsprop_item(floating* param, const floating* grad, floating* square_avg,
+                               floating* grad_avg, floating* buf, Py_ssize_t n, Py_ssize_t chunk,
+                               double lr, double alpha, double eps, double weight_decay,
+                               double momentum) noexcept nogil:
+    cdef Py_ssize_t start = chunk * CHUNK
+    _rmsprop_chunk(param + start, grad + start, square_avg + start,
+                   grad_avg + start if grad_avg != NULL else NULL,
+                   buf + start if buf != NULL else NULL,
+                   min(<Py_ssize_t>CHUNK, n - start), <floating>lr, <floating>alpha,
+                   <floating>(1 - alpha), <floating>eps, <floating>weight_decay,
+                   <floating>momentum, weight_decay != 0, grad_avg != NULL, buf != NULL)
+
+
+cdef void _rmsprop_run(floating* param, const floating* grad, floating* square_avg,
+                       floating* grad_avg, floating* buf, Py_ssize_t n, double lr, double alpha,
+                       double eps, double weight_decay, double momentum,
+                       int num_threads) noexcept nogil:
+    cdef Py_ssize_t c, n_chunks = (n + CHUNK - 1) // CHUNK
+    if num_threads > 1:
+        for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+            _rmsprop_item(param, grad, square_avg, grad_avg, buf, n, c, lr, alpha, eps,
+                          weight_decay, momentum)
+    else:
+        for c in range(n_chunks):
+            _rmsprop_item(param, grad, square_avg, grad_avg, buf, n, c, lr, alpha, eps,
+                          weight_decay, momentum)
+
+
+def rmsprop_step(cnp.ndarray param not None, grad, cnp.ndarray square_avg not None,
+                 cnp.ndarray grad_avg, cnp.ndarray buf, double lr, double alpha, double eps,
+                 double weight_decay, double momentum, threshold, threads_for):
+    """PyTorch's RMSprop, in place.
+
+    param        IN/OUT  float32/float64 parameter, any shape and strides
+    grad         IN      its gradient: as many elements, the same dtype
+    square_avg   IN/OUT  running mean of grad**2, like param
+    grad_avg     IN/OUT  running mean of grad (centered=True), or None
+    buf          IN/OUT  momentum buffer (momentum > 0), or None
+    lr, alpha, eps, weight_decay, momentum
+                 IN      the hyper-parameters
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
+    """
+    cdef int typenum = _float_type(param)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
+    cdef bint use_momentum = momentum != 0
+    if use_momentum and buf is None:
+        raise ValueError("rmsprop_step: momentum != 0 needs a momentum buffer")
+    cdef cnp.ndarray p = _updatable(param, typenum, n, "param")
+    cdef cnp.ndarray g = _readable(grad, typenum, n, "grad")
+    cdef cnp.ndarray sq = _updatable(square_avg, typenum, n, "square_avg")
+    cdef cnp.ndarray ga = _updatable(grad_avg, typenum, n, "grad_avg") if grad_avg is not None else None
+    cdef cnp.ndarray b = _updatable(buf, typenum, n, "buf") if use_momentum else None
+    if n == 0:
+        return
+    cdef int num_threads = thread_count(n, threshold, threads_for)
+    cdef void* pp = cnp.PyArray_DATA(p)
+    cdef const void* pg = cnp.PyArray_DATA(g)
+    cdef void* psq = cnp.PyArray_DATA(sq)
+    cdef void* pga = cnp.PyArray_DATA(ga) if ga is not None else NULL
+    cdef void* pb = cnp.PyArray_DATA(b) if use_momentum else NULL
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            _rmsprop_run(<float*>pp, <const float*>pg, <float*>psq, <float*>pga, <float*>pb, n,
+                         lr, alpha, eps, weight_decay, momentum, num_threads)
+        else:
+            _rmsprop_run(<double*>pp, <const double*>pg, <double*>psq, <double*>pga, <double*>pb,
+                         n, lr, alpha, eps, weight_decay, momentum, num_threads)
+    _write_back(param, p)
+    _write_back(square_avg, sq)
+    if ga is not None:
+        _write_back(grad_avg, ga)
+    if use_momentum:
+        _write_back(buf, b)
+
+
+cdef void _adagrad_chunk(floating* param, const floating* grad, floating* total, Py_ssize_t n,
+                         floating clr, floating eps, floating weight_decay,
+                         bint use_weight_decay) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating d, s
+    for i in range(n):
+        d = grad[i]
+        if use_weight_decay:
+            d = d + weight_decay * param[i]
+        s = total[i] + d * d
+        total[i] = s
+        param[i] = param[i] - clr * (d / (q_sqrt(s) + eps))
+
+
+cdef inline void _adagrad_item(floating* param, const floating* grad, floating* total,
+                               Py_ssize_t n, Py_ssize_t chunk, double clr, double eps,
+                               double weight_decay) noexcept nogil:
+    cdef Py_ssize_t start = chunk * CHUNK
+    _adagrad_chunk(param + start, grad + start, total + start, min(<Py_ssize_t>CHUNK, n - start),
+                   <floating>clr, <floating>eps, <floating>weight_decay, weight_decay != 0)
+
+
+cdef void _adagrad_run(floating* param, const floating* grad, floating* total, Py_ssize_t n,
+                       double clr, double eps, double weight_decay, int num_threads) noexcept nogil:
+    cdef Py_ssize_t c, n_chunks = (n + CHUNK - 1) // CHUNK
+    if num_threads > 1:
+        for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+            _adagrad_item(param, grad, total, n, c, clr, eps, weight_decay)
+    else:
+        for c in range(n_chunks):
+            _adagrad_item(param, grad, total, n, c, clr, eps, weight_decay)
+
+
+def adagrad_step(cnp.ndarray param not None, grad, cnp.ndarray total not None, double clr,
+                 double eps, double weight_decay, threshold, threads_for):
+    """PyTorch's Adagrad, in place.
+
+    param        IN/OUT  float32/float64 parameter, any shape and strides
+    grad         IN      its gradient: as many elements, the same dtype
+    total        IN/OUT  the running sum of grad**2 ("sum" in PyTorch's state), like param
+    clr          IN      this step's learning rate, lr / (1 + (step - 1) * lr_decay)
+    eps, weight_decay  IN  the hyper-parameters
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
+    """
+    cdef int typenum = _float_type(param)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
+    cdef cnp.ndarray p = _updatable(param, typenum, n, "param")
+    cdef cnp.ndarray g = _readable(grad, typenum, n, "grad")
+    cdef cnp.ndarray s = _updatable(total, typenum, n, "sum")
+    if n == 0:
+        return
+    cdef int num_threads = thread_count(n, threshold, threads_for)
+    cdef void* pp = cnp.PyArray_DATA(p)
+    cdef const void* pg = cnp.PyArray_DATA(g)
+    cdef void* ps = cnp.PyArray_DATA(s)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            _adagrad_run(<float*>pp, <const float*>pg, <float*>ps, n, clr, eps, weight_decay,
+                         num_threads)
+        else:
+            _adagrad_run(<double*>pp, <const double*>pg, <double*>ps, n, clr, eps, weight_decay,
+                         num_threads)
+    _write_back(param, p)
+    _write_back(total, s)

@@ -117,3 +117,32 @@ def test_cnn_digits_fast(tmp_path):
     assert (tmp_path / "cnn_digits.png").read_bytes().startswith(PNG_MAGIC)
     state = qs.load(tmp_path / "cnn_checkpoint.npz")["model"]
     assert state["1.running_mean"].shape == (16,) and int(state["1.num_batches_tracked"].item()) > 0
+
+
+def test_char_gpt_fast_trains_samples_and_resumes(tmp_path):
+    out = succeeded(run_example("char_gpt.py", tmp_path))
+    assert re.search(r"corpus: 20 files, [\d,]+ characters, vocabulary of \d+", out)
+    first = float(re.search(r"step 0: train loss ([\d.]+)", out).group(1))
+    final = float(re.search(r"final: train loss ([\d.]+), val loss [\d.]+", out).group(1))
+    assert final < first  # 30 steps of a tiny model: the loss goes down
+    sample = out.split("top-k 20) ---\n")[1].split("\n---")[0]
+    assert sample.startswith("def ") and len(sample) == 104  # the prompt and 100 sampled characters
+    assert (tmp_path / "char_gpt_loss.png").read_bytes().startswith(PNG_MAGIC)
+    checkpoint = qs.load(tmp_path / "char_gpt_checkpoint.npz")
+    assert checkpoint["iter"] == 30 and "transformer.wte.weight" in checkpoint["model"]
+    resumed = succeeded(run_example_args("char_gpt.py", tmp_path, "--resume", "--iters", "35"))
+    assert "resumed from char_gpt_checkpoint.npz at step 30" in resumed
+    assert qs.load(tmp_path / "char_gpt_checkpoint.npz")["iter"] == 35
+
+
+def test_char_gpt_lstm_model_fast(tmp_path):
+    out = succeeded(run_example_args("char_gpt.py", tmp_path, "--model", "lstm", "--iters", "12"))
+    assert "model: lstm" in out and "final: train loss" in out
+
+
+def run_example_args(name, cwd, *args):
+    env = dict(os.environ, MPLBACKEND="Agg", QUASAR_EXAMPLE_FAST="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )

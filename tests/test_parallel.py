@@ -21,12 +21,13 @@ import threadpoolctl
 
 import quasar as qs
 import quasar.nn.functional as F
-from quasar import _elementwise, _index_kernels, _optim, _reduce, _rowwise, parallel
+from quasar import _elementwise, _index_kernels, _optim, _reduce, _rowwise, _sequence, parallel
 
 # The backend modules themselves (quasar.backends.compiled is also the name of
 # the assembled namespace of every kernel family).
 C = importlib.import_module("quasar.backends.compiled")
 CI = importlib.import_module("quasar.backends.compiled_index")
+CS = importlib.import_module("quasar.backends.compiled_sequence")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -214,6 +215,10 @@ def _kernel_calls():
     x3, g2 = rand((16, 64, 256), seed=15), rand((16, 256), seed=16)
     state = [rand(n, seed=s) for s in (17, 18, 19)]
     mask = a > 0
+    scores, attend = rand((64, 64, 64), seed=21), rand((64, 64), seed=22) > 0
+    gates, cells = rand((256, 1024), seed=23), rand((256, 256), seed=24)
+    lstm_acts, cell_next, _ = CS.lstm_cell(gates, gates, cells)
+    gru_acts, _ = CS.gru_cell(gates[:, :768], gates[:, 256:], cells)
     return {
         "add": ("_elementwise", lambda: C.add(a, b)),
         "exp": ("_elementwise", lambda: C.exp(a)),
@@ -244,6 +249,15 @@ def _kernel_calls():
         "softplus_backward": ("_index_kernels", lambda: CI.softplus_backward(a, b, 1.0, 20.0)),
         "erf": ("_index_kernels", lambda: CI.erf(a)),
         "erf_backward": ("_index_kernels", lambda: CI.erf_backward(a, b)),
+        "rmsprop_step": ("_optim", lambda: C.rmsprop_step(state[0], b, np.abs(state[1]), state[2], state[2], 1e-3,
+                                                           0.99, 1e-8, 0.0, 0.9)),
+        "adagrad_step": ("_optim", lambda: C.adagrad_step(state[0], b, np.abs(state[1]), 1e-2, 1e-10, 0.0)),
+        "attention_softmax": ("_sequence", lambda: CS.attention_softmax(scores, attend, 0.5, False)),
+        "attention_softmax_backward": ("_sequence", lambda: CS.attention_softmax_backward(scores, scores, 0.5)),
+        "lstm_cell": ("_sequence", lambda: CS.lstm_cell(gates, gates, cells)),
+        "lstm_cell_backward": ("_sequence", lambda: CS.lstm_cell_backward(lstm_acts, cells, cell_next, cells, cells)),
+        "gru_cell": ("_sequence", lambda: CS.gru_cell(gates[:, :768], gates[:, 256:], cells)),
+        "gru_cell_backward": ("_sequence", lambda: CS.gru_cell_backward(gru_acts, cells, cells)),
         "matmul": ("NumPy's BLAS", lambda: C.matmul(m[:256, :256], m[:256, :256])),
     }
 
@@ -254,7 +268,7 @@ KERNEL_CALLS = _kernel_calls()
 def test_every_kernel_module_has_a_gil_check_per_entry_point():
     """Each kernel module (quasar/_*.pyx) gets at least one call above per
     public function it defines: a new kernel needs a new GIL check."""
-    for module in (_elementwise, _reduce, _rowwise, _optim, _index_kernels):
+    for module in (_elementwise, _reduce, _rowwise, _optim, _index_kernels, _sequence):
         name = module.__name__.split(".")[-1]
         entry_points = [n for n, v in vars(module).items()
                         if not n.startswith("_") and callable(v) and not isinstance(v, type)]

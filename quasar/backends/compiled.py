@@ -365,3 +365,16 @@ def adam_step(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay, deco
     """PyTorch's Adam (decoupled=False) / AdamW (decoupled=True); step >= 1."""
     _optim.adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled,
                      1 - beta1**step, 1 - beta2**step, _settings.threshold, _threads_for)
+
+
+def rmsprop_step(param, grad, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum):
+    """PyTorch's RMSprop for one parameter, in place on param and its state.
+    grad_avg is None unless centered; buf is None unless momentum > 0."""
+    _optim.rmsprop_step(param, grad, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum,
+                        _settings.threshold, _threads_for)
+
+
+def adagrad_step(param, grad, total, clr, eps, weight_decay):
+    """PyTorch's Adagrad for one parameter, in place on param and total (the
+    running sum of squared gradients); clr is this step's decayed lr."""
+    _optim.adagrad_step(param, grad, total, clr, eps, weight_decay, _settings.threshold, _threads_for)

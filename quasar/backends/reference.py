@@ -315,3 +315,31 @@ def adam_step(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay, deco
     bias2 = 1 - beta2**step
     denom = np.sqrt(v) / np.sqrt(bias2) + eps
     param -= (lr / bias1) * m / denom
+
+
+def rmsprop_step(param, grad, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum):
+    """PyTorch's RMSprop for one parameter. grad_avg is None unless centered;
+    buf is None unless momentum > 0."""
+    d = grad + weight_decay * param if weight_decay else grad
+    square_avg *= alpha
+    square_avg += (1 - alpha) * d * d
+    if grad_avg is not None:  # centered: divide by the estimated standard deviation
+        grad_avg *= alpha
+        grad_avg += (1 - alpha) * d
+        avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+    else:
+        avg = np.sqrt(square_avg) + eps
+    if buf is not None:
+        buf *= momentum
+        buf += d / avg
+        param -= lr * buf
+    else:
+        param -= lr * (d / avg)
+
+
+def adagrad_step(param, grad, total, clr, eps, weight_decay):
+    """PyTorch's Adagrad for one parameter; total is the running sum of
+    squared gradients, clr this step's decayed learning rate."""
+    d = grad + weight_decay * param if weight_decay else grad
+    total += d * d
+    param -= clr * (d / (np.sqrt(total) + eps))

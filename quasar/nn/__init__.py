@@ -4,7 +4,8 @@
     loss = qs.nn.CrossEntropyLoss()(model(x), y)
 """
 
-from . import functional, init  # noqa: F401
+from . import functional, init, utils  # noqa: F401
+from .containers import Identity, ModuleDict, ModuleList  # noqa: F401
 from .layers import (  # noqa: F401
     GELU, MLP, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, LayerNorm, Linear, MSELoss, NLLLoss, ReLU,
     Sequential, Sigmoid, Tanh,
@@ -18,3 +19,6 @@ from .pooling import (  # noqa: F401,E402
 from .spatial import (  # noqa: F401,E402
     Dropout2d, Flatten, PixelShuffle, ReflectionPad2d, ReplicationPad2d, Unflatten, Upsample, ZeroPad2d,
 )
+from .attention import MultiheadAttention  # noqa: F401
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: F401
+from .transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: F401

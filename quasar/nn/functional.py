@@ -10,6 +10,7 @@ from ..ops.loss import (  # noqa: F401
     binary_cross_entropy_with_logits, cross_entropy, dropout, gelu, log_softmax, mse_loss, nll_loss,
     softmax,
 )
+from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.index import embedding, one_hot  # noqa: F401
 from ..ops.mathops import elu, leaky_relu, softplus  # noqa: F401
 from ..tensor import Tensor

@@ -125,15 +125,17 @@ class Module:
     def children(self):
         return iter(self._modules.values())
 
-    def named_modules(self, prefix=""):
-        """(dotted name, module) for this module and every module inside it, parents first."""
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(dotted name, module) for this module and every module inside it, parents
+        first; a module reachable twice (shared) comes once unless remove_duplicate=False."""
         stack = [(prefix, self)]
-        seen = set()
+        seen = set() if memo is None else memo
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
+            if remove_duplicate:
+                if module in seen:  # memo holds modules, as PyTorch's does (hashed by identity)
+                    continue
+                seen.add(module)
             yield name, module
             children = [(f"{name}.{child}" if name else child, m) for child, m in module._modules.items()]
             stack.extend(reversed(children))
@@ -142,24 +144,31 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
-    def named_parameters(self, prefix=""):
-        """(dotted name, Parameter) for every parameter, each shared one once: "0.weight", ..."""
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, Parameter) for every parameter: "0.weight", ... A Parameter
+        shared by two modules (tied weights) comes once, under its first name, so an
+        optimizer updates it once; recurse=False: this module's own parameters only."""
         seen = set()
-        for module_name, module in self.named_modules(prefix):
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
             for name, param in module._parameters.items():
-                if id(param) not in seen:
+                if param is None:
+                    continue
+                if remove_duplicate:
+                    if id(param) in seen:
+                        continue
                     seen.add(id(param))
-                    yield (f"{module_name}.{name}" if module_name else name), param
+                yield (f"{module_name}.{name}" if module_name else name), param
 
-    def parameters(self):
+    def parameters(self, recurse=True):
         """Every learnable Parameter, in registration order (what an optimizer takes)."""
-        for _, param in self.named_parameters():
+        for _, param in self.named_parameters(recurse=recurse):
             yield param
 
     def named_buffers(self, prefix=""):
         """(dotted name, tensor) for every buffer that is not None: "0.running_mean", ..."""
         seen = set()
-        for module_name, module in self.named_modules(prefix):
+        for module_name, module in self.named_modules(prefix=prefix):
             for name, buffer in module._buffers.items():
                 if buffer is not None and id(buffer) not in seen:
                     seen.add(id(buffer))
@@ -171,16 +180,24 @@ class Module:
 
     def _state_items(self):
         """(dotted name, tensor) for every parameter and persistent buffer, module by
-        module (each module's parameters, then its buffers), as PyTorch orders a state dict."""
-        seen = set()
-        for module_name, module in self.named_modules():
+        module (each module's parameters, then its buffers), as PyTorch orders a state dict.
+        A tied weight appears under each of its names, as in PyTorch's state dict
+        (nanoGPT's checkpoints hold both ``transformer.wte.weight`` and ``lm_head.weight``)."""
+        for module_name, module in self.named_modules(remove_duplicate=False):
             entries = list(module._parameters.items()) + [
                 (name, b) for name, b in module._buffers.items() if name not in module._non_persistent
             ]
             for name, tensor in entries:
-                if tensor is not None and id(tensor) not in seen:
-                    seen.add(id(tensor))
+                if tensor is not None:
                     yield (f"{module_name}.{name}" if module_name else name), tensor
+
+    def apply(self, fn):
+        """Call fn(module) on every sub-module (children first, as in PyTorch), then on
+        self; returns self. The usual way to initialise: ``model.apply(init_weights)``."""
+        for module in self._modules.values():
+            module.apply(fn)
+        fn(self)
+        return self
 
     # ------------------------------------------------------------ training state
     def zero_grad(self, set_to_none=True):

@@ -1,4 +1,4 @@
-"""``quasar.optim``: SGD, Adam, AdamW and two learning-rate schedulers.
+"""``quasar.optim``: SGD, Adam, AdamW, RMSprop, Adagrad; schedulers in ``optim.lr_scheduler``.
 
 An optimizer holds the parameters (in "param groups", each a dict of
 ``params`` and hyperparameters, as in PyTorch) and, per parameter, its state
@@ -10,13 +10,11 @@ version counter bumped, so a graph that saved the old value refuses to
 backward through it.
 """
 
-import math
-
 import numpy as np
 
-from . import backends
-from .autograd import enable_grad, no_grad
-from .tensor import Tensor
+from .. import backends
+from ..autograd import enable_grad, no_grad
+from ..tensor import Tensor
 
 
 class Optimizer:
@@ -251,71 +249,67 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
-# ---------------------------------------------------------------- learning-rate schedulers
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), PyTorch's rule:
 
-
-class LRScheduler:
-    """Sets each param group's ``lr`` from its initial lr and the epoch count.
-
-    Call ``scheduler.step()`` once per epoch, after ``optimizer.step()``.
+        d = grad + weight_decay * p
+        square_avg = alpha * square_avg + (1 - alpha) * d**2
+        grad_avg = alpha * grad_avg + (1 - alpha) * d               (centered only)
+        avg = sqrt(square_avg - grad_avg**2) + eps   if centered   else  sqrt(square_avg) + eps
+        buf = momentum * buf + d / avg;  p = p - lr * buf           (momentum > 0)
+        p = p - lr * d / avg                                        (otherwise)
     """
 
-    def __init__(self, optimizer):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}")
-        self.optimizer = optimizer
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = 0
-        self._apply()
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+        if not 0 <= alpha:
+            raise ValueError(f"RMSprop: invalid alpha={alpha!r}; it must be >= 0")
+        if eps < 0 or momentum < 0:
+            raise ValueError(f"RMSprop: invalid eps={eps!r} or momentum={momentum!r}; both must be >= 0")
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
+        super().__init__(params, defaults)
 
-    def lr_at(self, base_lr, epoch):
-        raise NotImplementedError
-
-    def _apply(self):
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = self.lr_at(base, self.last_epoch)
-
-    def step(self):
-        self.last_epoch += 1
-        self._apply()
-
-    def get_last_lr(self):
-        """The learning rate of each group, as last set."""
-        return [group["lr"] for group in self.optimizer.param_groups]
-
-    def state_dict(self):
-        return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs)}
-
-    def load_state_dict(self, state_dict):
-        self.last_epoch = int(state_dict["last_epoch"])
-        self.base_lrs = list(state_dict["base_lrs"])
-        self._apply()
+    def _update(self, B, param, grad, state, group):
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(param.array)
+            if group["momentum"] > 0:
+                state["momentum_buffer"] = np.zeros_like(param.array)
+            if group["centered"]:
+                state["grad_avg"] = np.zeros_like(param.array)
+        state["step"] += 1
+        B.rmsprop_step(
+            param.array, grad, state["square_avg"], state.get("grad_avg"),
+            state.get("momentum_buffer") if group["momentum"] > 0 else None,
+            group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"],
+        )
 
 
-class StepLR(LRScheduler):
-    """lr = initial_lr * gamma ** (epoch // step_size): divide by 1/gamma every step_size epochs."""
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.), PyTorch's rule, at step t (from 1):
 
-    def __init__(self, optimizer, step_size, gamma=0.1):
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
-        self.step_size, self.gamma = step_size, gamma
-        super().__init__(optimizer)
+        d = grad + weight_decay * p
+        sum = sum + d**2                       (sum starts at initial_accumulator_value)
+        p = p - lr / (1 + (t - 1) * lr_decay) * d / (sqrt(sum) + eps)
+    """
 
-    def lr_at(self, base_lr, epoch):
-        return base_lr * self.gamma ** (epoch // self.step_size)
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+        if lr_decay < 0 or initial_accumulator_value < 0 or eps < 0:
+            raise ValueError(
+                f"Adagrad: lr_decay={lr_decay!r}, initial_accumulator_value={initial_accumulator_value!r} "
+                f"and eps={eps!r} must all be >= 0"
+            )
+        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, eps=eps)
+        super().__init__(params, defaults)
+
+    def _update(self, B, param, grad, state, group):
+        if not state:
+            state["step"] = 0
+            state["sum"] = np.full_like(param.array, group["initial_accumulator_value"])
+        state["step"] += 1
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        B.adagrad_step(param.array, grad, state["sum"], clr, group["eps"], group["weight_decay"])
 
 
-class CosineAnnealingLR(LRScheduler):
-    """lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2:
-    from initial_lr down to eta_min over T_max epochs along half a cosine."""
-
-    def __init__(self, optimizer, T_max, eta_min=0.0):
-        if isinstance(T_max, bool) or not isinstance(T_max, int) or T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max!r}")
-        self.T_max, self.eta_min = T_max, eta_min
-        super().__init__(optimizer)
-
-    def lr_at(self, base_lr, epoch):
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+from . import lr_scheduler  # noqa: E402  (the schedulers need Optimizer)
+from .lr_scheduler import CosineAnnealingLR, StepLR  # noqa: E402,F401  (also here, as before)
