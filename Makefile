@@ -7,14 +7,18 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: build test demo examples bench bench-quick lint clean
+.PHONY: build test demo examples bench bench-quick lint typecheck wheel notebook clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# build and test requirements (cython, numpy, pytest, ...), once per change of pyproject.toml
+# build and test requirements (cython, numpy, pytest, ...), once per change of pyproject.toml;
+# setuptools >= 77 builds wheels itself (no `wheel` package, no deprecation warnings) and
+# understands pyproject's `license = "MIT"`. graphviz and safetensors are optional
+# dependencies of quasar that the tests exercise.
 $(VENV)/.deps: $(PY) pyproject.toml
-	$(PIP) install "setuptools>=64" wheel "cython>=3" "numpy>=2" threadpoolctl pytest hypothesis
+	$(PIP) install "setuptools>=77" "cython>=3" "numpy>=2" threadpoolctl pytest hypothesis \
+		graphviz safetensors
 	touch $@
 
 # the example extras (matplotlib, tqdm, scikit-learn)
@@ -22,12 +26,25 @@ $(VENV)/.examples: $(VENV)/.deps
 	$(PIP) install matplotlib tqdm scikit-learn
 	touch $@
 
+# what the test suite needs to execute examples/tutorial.py as a notebook
+$(VENV)/.notebook: $(VENV)/.examples
+	$(PIP) install nbclient nbformat ipykernel jupytext
+	touch $@
+
+# quasar itself, installed editable into the venv (the checkout's directory on
+# its path), so `.venv/bin/python` imports it from anywhere. QUASAR_NATIVE=1
+# builds the kernels as `make build` does; a later plain `pip install -e .`
+# keeps -march=native too (setup.py reads the previous build's flags).
+$(VENV)/.editable: $(VENV)/.deps setup.py pyproject.toml
+	QUASAR_NATIVE=1 $(PIP) install --no-build-isolation --no-deps -e .
+	touch $@
+
 ## build: compile the Cython kernels in place, for this machine's CPU (-march=native)
-build: $(VENV)/.deps
+build: $(VENV)/.editable
 	QUASAR_NATIVE=1 $(PY) setup.py -q build_ext --inplace -j 2
 
 ## test: the whole suite (builds first)
-test: build $(VENV)/.examples
+test: build $(VENV)/.notebook
 	$(PY) -m pytest -q tests
 
 ## demo: train an MLP on handwritten digits, with a progress bar and a plot
@@ -41,8 +58,22 @@ bench: build
 bench-quick: build
 	$(PY) benchmarks/run.py --quick
 
+## lint: ruff over the package, tests, examples and benchmarks (rules in pyproject.toml)
 lint: $(VENV)/.deps
-	$(PIP) install ruff && $(VENV)/bin/ruff check quasar tests examples benchmarks
+	$(PIP) install ruff && $(VENV)/bin/ruff check quasar tests examples benchmarks tools
+
+## wheel: sdist + portable wheel in dist/, then check the wheel installs and imports in a fresh venv
+wheel: $(VENV)/.deps
+	$(PIP) install build
+	rm -rf dist
+	$(PY) -m build
+	$(PY) tools/check_wheel.py dist/*.whl
+
+## notebook: open examples/tutorial.py as a notebook in Jupyter (paired .ipynb, outputs not tracked)
+notebook: build $(VENV)/.notebook
+	$(PIP) install jupyterlab
+	$(VENV)/bin/jupytext --to ipynb --update examples/tutorial.py
+	$(VENV)/bin/jupyter lab examples/tutorial.ipynb
 
 clean:
-	rm -rf build quasar/*.c quasar/*.so quasar/_build_info.py *.egg-info .pytest_cache
+	rm -rf build dist quasar/*.c quasar/*.so quasar/_build_info.py *.egg-info .pytest_cache

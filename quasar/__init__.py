@@ -25,7 +25,9 @@ from .ops import abs, max, min, pow, sum  # noqa: F401  (shadow the builtins on 
 from .tensor import Tensor  # noqa: F401
 from . import data, nn, optim  # noqa: F401  (after the ops: they build on them)
 from .serialization import load, save  # noqa: F401
+from .interchange import from_dlpack  # noqa: F401
 from . import parallel  # noqa: F401  (qs.parallel: thread control, worker_threads, par_*)
+from . import viz  # noqa: F401  (qs.viz.draw_graph; graphviz is imported when it is called)
 from .parallel import get_num_threads, set_num_threads, show_config  # noqa: F401
 
 float32 = _np.dtype(_np.float32)

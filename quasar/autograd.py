@@ -27,7 +27,6 @@ chain of 100,000 ops is fine, then walks them from the output back, summing
 every gradient that reaches a node before calling its ``backward``.
 """
 
-import contextlib
 import functools
 import threading
 

@@ -10,6 +10,9 @@ one ``.npy`` entry of the archive, named ``<n>:<path>`` (``0:model.0.weight``);
 the nesting and the plain values go into one JSON text entry, ``__quasar__``.
 Loading uses ``allow_pickle=False``, so opening a stranger's file can never
 run code: the worst it can do is fail to load.
+
+A path ending in ``.safetensors`` reads and writes that format instead (a
+flat state dict; quasar/interchange.py).
 """
 
 import json
@@ -17,6 +20,7 @@ import numbers
 
 import numpy as np
 
+from .interchange import is_safetensors_path, load_safetensors, save_safetensors
 from .tensor import Tensor, _to_array
 
 FORMAT = "quasar.save/1"
@@ -25,7 +29,10 @@ HEADER = "__quasar__"
 
 def save(obj, path):
     """Write ``obj`` (a state dict, or nested dicts/lists of tensors, arrays
-    and numbers) to ``path`` (the name is used as given; ``.npz`` is a good suffix)."""
+    and numbers) to ``path`` (the name is used as given; ``.npz`` is a good suffix).
+    A name ending in ``.safetensors`` writes that format (a flat state dict only)."""
+    if is_safetensors_path(path):
+        return save_safetensors(obj, path)
     arrays = {}
     tree = _encode(obj, "", arrays)
     arrays[HEADER] = np.array(json.dumps({"format": FORMAT, "tree": tree}))
@@ -35,7 +42,10 @@ def save(obj, path):
 
 def load(path):
     """Read what ``save`` wrote: dicts, lists, tuples and numbers as they were,
-    tensors as Tensors (requires_grad as saved), arrays as NumPy arrays."""
+    tensors as Tensors (requires_grad as saved), arrays as NumPy arrays.
+    A ``.safetensors`` file gives a dict of name -> Tensor."""
+    if is_safetensors_path(path):
+        return load_safetensors(path)
     with np.load(path, allow_pickle=False) as archive:
         if HEADER not in archive.files:
             raise ValueError(f"load: {path} was not written by quasar.save (it has no {HEADER!r} entry)")
