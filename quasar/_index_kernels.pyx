@@ -181,7 +181,8 @@ cdef inline bint is_nan(any_value v) noexcept nogil:
     self-comparison on them would be a constant the C compiler warns about."""
     if any_value is float or any_value is double:
         return v != v
-    return False
+    else:
+        return False
 
 
 cdef inline int64_t arg_extreme_along(const any_value* x, Py_ssize_t n, Py_ssize_t step, bint largest) noexcept nogil:
