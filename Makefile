@@ -62,6 +62,10 @@ bench-quick: build
 lint: $(VENV)/.deps
 	$(PIP) install ruff && $(VENV)/bin/ruff check quasar tests examples benchmarks tools
 
+## typecheck: mypy over the package (settings in pyproject.toml)
+typecheck: $(VENV)/.deps
+	$(PIP) install mypy && $(VENV)/bin/mypy
+
 ## wheel: sdist + portable wheel in dist/, then check the wheel installs and imports in a fresh venv
 wheel: $(VENV)/.deps
 	$(PIP) install build

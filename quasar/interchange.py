@@ -26,7 +26,7 @@ epoch numbers) need ``.npz``.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def from_dlpack(ext_tensor: Any) -> Tensor:
     return Tensor._wrap(array)
 
 
-def is_safetensors_path(path: Any) -> bool:
+def is_safetensors_path(path: Any) -> TypeGuard[str | os.PathLike]:
     """True for a file name (str or path-like) ending in ``.safetensors``."""
     return isinstance(path, (str, os.PathLike)) and os.fspath(path).endswith(SAFETENSORS_SUFFIX)
 

@@ -15,8 +15,12 @@ A path ending in ``.safetensors`` reads and writes that format instead (a
 flat state dict; quasar/interchange.py).
 """
 
+from __future__ import annotations
+
 import json
 import numbers
+import os
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -27,20 +31,20 @@ FORMAT = "quasar.save/1"
 HEADER = "__quasar__"
 
 
-def save(obj, path):
+def save(obj: Any, path: str | os.PathLike) -> None:
     """Write ``obj`` (a state dict, or nested dicts/lists of tensors, arrays
     and numbers) to ``path`` (the name is used as given; ``.npz`` is a good suffix).
     A name ending in ``.safetensors`` writes that format (a flat state dict only)."""
     if is_safetensors_path(path):
         return save_safetensors(obj, path)
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, "", arrays)
     arrays[HEADER] = np.array(json.dumps({"format": FORMAT, "tree": tree}))
     with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a name
         np.savez(f, allow_pickle=False, **arrays)
 
 
-def load(path):
+def load(path: str | os.PathLike | BinaryIO) -> Any:
     """Read what ``save`` wrote: dicts, lists, tuples and numbers as they were,
     tensors as Tensors (requires_grad as saved), arrays as NumPy arrays.
     A ``.safetensors`` file gives a dict of name -> Tensor."""

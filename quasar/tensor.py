@@ -348,7 +348,7 @@ class Tensor:
         ops.setitem(self, key, value)
 
 
-autograd.Tensor = Tensor  # Function.apply wraps its outputs in this class
+autograd.Tensor = Tensor  # type: ignore[assignment]  # Function.apply wraps its outputs in this class
 
 
 def as_tensor(data, dtype=None):

@@ -196,7 +196,7 @@ def _tensor_label(kind, t, show_data, show_grad):
     lines = [kind, f"{_shape_text(t.shape)} {t.dtype}"]
     if show_data:
         lines.append("data " + _values_text(t.array))
-    if show_grad:
+    if show_grad and t.requires_grad:  # a constant never has one
         lines.append("grad " + ("None" if t.grad is None else _values_text(t.grad.array)))
     return _dot_lines(lines)
 
