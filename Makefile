@@ -73,10 +73,11 @@ wheel: $(VENV)/.deps
 	$(PY) -m build
 	$(PY) tools/check_wheel.py dist/*.whl
 
-## notebook: open examples/tutorial.py as a notebook in Jupyter (paired .ipynb, outputs not tracked)
+## notebook: open the tutorial in JupyterLab; examples/tutorial.ipynb is paired with the tracked
+## examples/tutorial.py by jupytext (saving updates both; the .ipynb and its outputs stay out of git)
 notebook: build $(VENV)/.notebook
 	$(PIP) install jupyterlab
-	$(VENV)/bin/jupytext --to ipynb --update examples/tutorial.py
+	$(VENV)/bin/jupytext --sync examples/tutorial.py
 	$(VENV)/bin/jupyter lab examples/tutorial.ipynb
 
 clean:
