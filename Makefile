@@ -31,17 +31,19 @@ $(VENV)/.notebook: $(VENV)/.examples
 	$(PIP) install nbclient nbformat ipykernel jupytext
 	touch $@
 
-# quasar itself, installed editable into the venv (the checkout's directory on
-# its path), so `.venv/bin/python` imports it from anywhere. QUASAR_NATIVE=1
-# builds the kernels as `make build` does; a later plain `pip install -e .`
-# keeps -march=native too (setup.py reads the previous build's flags).
-$(VENV)/.editable: $(VENV)/.deps setup.py pyproject.toml
+## build: compile the Cython kernels in place, for this machine's CPU (-march=native),
+## and install quasar into the venv, editable, so `.venv/bin/python` imports it from anywhere
+build: $(VENV)/.deps
+	QUASAR_NATIVE=1 $(PY) setup.py -q build_ext --inplace -j 2
+	@$(MAKE) --no-print-directory $(VENV)/.editable
+
+# The editable install reuses the modules just built in place (setup.py checks
+# they are current and built with the same flags); QUASAR_NATIVE=1 as above.
+# A later plain `pip install -e .` keeps -march=native too (setup.py reads the
+# previous build's flags).
+$(VENV)/.editable: setup.py pyproject.toml
 	QUASAR_NATIVE=1 $(PIP) install --no-build-isolation --no-deps -e .
 	touch $@
-
-## build: compile the Cython kernels in place, for this machine's CPU (-march=native)
-build: $(VENV)/.editable
-	QUASAR_NATIVE=1 $(PY) setup.py -q build_ext --inplace -j 2
 
 ## test: the whole suite (builds first)
 test: build $(VENV)/.notebook

@@ -49,6 +49,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.errors import CompileError, LinkError
+from setuptools.modified import newer_group
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -161,10 +162,18 @@ class BuildKernels(build_ext):
         if self.parallel is None:  # compile the modules concurrently
             self.parallel = os.cpu_count() or 1
 
+    def run(self):
+        # setuptools clears self.inplace while it builds (into build/lib, then
+        # copies the modules into the source tree), so remember it first
+        self.editable = bool(getattr(self, "editable_mode", False))
+        self.in_source_tree = bool(self.inplace) or self.editable
+        self.reuse_in_place = False
+        super().run()
+
     def build_extensions(self):
         compile_args = list(BASE_COMPILE_ARGS)
         link_args = list(BASE_LINK_ARGS)
-        in_source_tree = self.inplace or getattr(self, "editable_mode", False)
+        in_source_tree = self.in_source_tree
         native = native_requested(in_source_tree)
         if native:
             compile_args.append("-march=native")
@@ -198,10 +207,25 @@ class BuildKernels(build_ext):
         stamp = repr((compile_args, link_args, libmvec))
         if read_text(stamp_path) != stamp:
             self.force = True
+        else:  # an editable install after `make build` reuses its modules
+            self.reuse_in_place = self.editable
         super().build_extensions()
         os.makedirs(stamp_dir, exist_ok=True)
         with open(stamp_path, "w") as handle:  # only once the build succeeded
             handle.write(stamp)
+
+    def build_extension(self, ext):
+        """Compile one module; but an editable install reuses the module an
+        in-place build with the same flags left in the source tree, when it is
+        newer than its sources (pip builds editable installs in a fresh
+        temporary directory, so `make` would otherwise compile everything twice)."""
+        in_place = os.path.join(HERE, self.get_ext_filename(ext.name))
+        if self.reuse_in_place and os.path.exists(in_place) and not newer_group(ext.sources + ext.depends, in_place):
+            target = self.get_ext_fullpath(ext.name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(in_place, target)
+            return
+        super().build_extension(ext)
 
     def write_build_info(self, compile_args, link_args, openmp, libmvec, native, in_source_tree):
         compiler = getattr(self.compiler, "compiler", None) or ["unknown"]
