@@ -7,14 +7,18 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: build test conformance demo examples bench bench-quick bench-conv bench-seq fuzz soak lint clean
+.PHONY: build test conformance demo examples bench bench-quick bench-conv bench-seq fuzz soak lint typecheck wheel notebook clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# build and test requirements (cython, numpy, pytest, ...), once per change of pyproject.toml
+# build and test requirements (cython, numpy, pytest, ...), once per change of pyproject.toml;
+# setuptools >= 77 builds wheels itself (no `wheel` package, no deprecation warnings) and
+# understands pyproject's `license = "MIT"`. graphviz and safetensors are optional
+# dependencies of quasar that the tests exercise.
 $(VENV)/.deps: $(PY) pyproject.toml
-	$(PIP) install "setuptools>=64" wheel "cython>=3" "numpy>=2" threadpoolctl pytest hypothesis
+	$(PIP) install "setuptools>=77" "cython>=3" "numpy>=2" threadpoolctl pytest hypothesis \
+		graphviz safetensors
 	touch $@
 
 # the example extras (matplotlib, tqdm, scikit-learn)
@@ -22,12 +26,27 @@ $(VENV)/.examples: $(VENV)/.deps
 	$(PIP) install matplotlib tqdm scikit-learn
 	touch $@
 
-## build: compile the Cython kernels in place, for this machine's CPU (-march=native)
+# what the test suite needs to execute examples/tutorial.py as a notebook
+$(VENV)/.notebook: $(VENV)/.examples
+	$(PIP) install nbclient nbformat ipykernel jupytext
+	touch $@
+
+## build: compile the Cython kernels in place, for this machine's CPU (-march=native),
+## and install quasar into the venv, editable, so `.venv/bin/python` imports it from anywhere
 build: $(VENV)/.deps
 	QUASAR_NATIVE=1 $(PY) setup.py -q build_ext --inplace -j 2
+	@$(MAKE) --no-print-directory $(VENV)/.editable
+
+# The editable install reuses the modules just built in place (setup.py checks
+# they are current and built with the same flags); QUASAR_NATIVE=1 as above.
+# A later plain `pip install -e .` keeps -march=native too (setup.py reads the
+# previous build's flags).
+$(VENV)/.editable: setup.py pyproject.toml
+	QUASAR_NATIVE=1 $(PIP) install --no-build-isolation --no-deps -e .
+	touch $@
 
 ## test: the whole suite (builds first)
-test: build $(VENV)/.examples
+test: build $(VENV)/.notebook
 	$(PY) -m pytest -q tests
 
 # PyTorch's CPU build, for the conformance suite only (make test never needs it)
@@ -73,8 +92,27 @@ bench-conv: build
 bench-seq: build
 	$(PY) benchmarks/bench_seq.py
 
+## lint: ruff over the package, tests, examples and benchmarks (rules in pyproject.toml)
 lint: $(VENV)/.deps
-	$(PIP) install ruff && $(VENV)/bin/ruff check quasar tests examples benchmarks
+	$(PIP) install ruff && $(VENV)/bin/ruff check quasar tests examples benchmarks tools
+
+## typecheck: mypy over the package (settings in pyproject.toml)
+typecheck: $(VENV)/.deps
+	$(PIP) install mypy && $(VENV)/bin/mypy
+
+## wheel: sdist + portable wheel in dist/, then check the wheel installs and imports in a fresh venv
+wheel: $(VENV)/.deps
+	$(PIP) install build
+	rm -rf dist
+	$(PY) -m build
+	$(PY) tools/check_wheel.py dist/*.whl
+
+## notebook: open the tutorial in JupyterLab; examples/tutorial.ipynb is paired with the tracked
+## examples/tutorial.py by jupytext (saving updates both; the .ipynb and its outputs stay out of git)
+notebook: build $(VENV)/.notebook
+	$(PIP) install jupyterlab
+	$(VENV)/bin/jupytext --sync examples/tutorial.py
+	$(VENV)/bin/jupyter lab examples/tutorial.ipynb
 
 clean:
-	rm -rf build quasar/*.c quasar/*.so quasar/_build_info.py *.egg-info .pytest_cache
+	rm -rf build dist quasar/*.c quasar/*.so quasar/_build_info.py *.egg-info .pytest_cache

@@ -1,7 +1,15 @@
 """Build the Cython kernels of quasar.
 
     QUASAR_NATIVE=1 python setup.py build_ext --inplace     # tuned for this CPU
-    pip install -e . --no-build-isolation                    # portable baseline
+    pip install .                                            # a portable wheel
+    pip install -e . --no-build-isolation                    # editable (what `make` does)
+
+``-march=native`` is decided by ``QUASAR_NATIVE``: ``1`` turns it on, ``0``
+off. Unset, a wheel (``pip install .``, ``python -m build``) is portable,
+while an in-place or editable build keeps what the previous in-place build
+used (read from ``quasar/_build_info.py``) and says so: ``make`` builds
+native, and a later ``pip install -e .`` must not silently replace that build
+with a slower portable one.
 
 Compile flags, and why:
 
@@ -16,8 +24,10 @@ Compile flags, and why:
 * ``-fno-math-errno``: libm never has to set ``errno``, which lets ``sqrt``
   become one vector instruction. It changes no result (unlike the fast-math
   family of flags, which we never use: it would reorder sums and break NaN).
-* ``-march=native`` only when ``QUASAR_NATIVE=1`` (AVX-512/AVX2 for this
+* ``-march=native`` only when asked for, see above (AVX-512/AVX2 for this
   machine; the binary then needs this CPU). Otherwise the compiler default.
+* ``-g0`` (compile) and ``-s`` (link): no debug symbols, even where Python's
+  own CFLAGS ask for ``-g``: they made the wheel several times larger.
 * glibc's vector math library (``-lmvec``, see quasar/_libmvec.h) when a
   test program links with it, so loops over exp/log/tanh/... vectorize;
   and its glibc 2.35 additions (tan, asin, ..., atan2, hypot: see
@@ -41,6 +51,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.errors import CompileError, LinkError
+from setuptools.modified import newer_group
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -50,7 +61,9 @@ KERNEL_MODULES = sorted(
     for path in glob.glob(os.path.join(HERE, "quasar", "*.pyx"))
 )
 
-BASE_COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-fno-math-errno"]
+BASE_COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-g0"]
+BASE_LINK_ARGS = ["-s"]
+BUILD_INFO = os.path.join(HERE, "quasar", "_build_info.py")
 OPENMP_FLAG = "-fopenmp"
 
 
@@ -62,8 +75,17 @@ def read_text(path):
         return None
 
 
-def native_requested():
-    return os.environ.get("QUASAR_NATIVE", "").strip() in ("1", "true", "yes", "on")
+def native_requested(in_source_tree):
+    """-march=native? QUASAR_NATIVE decides; unset, an in-place or editable
+    build (in_source_tree) keeps the choice of the previous in-place build."""
+    value = os.environ.get("QUASAR_NATIVE", "").strip().lower()
+    if value:
+        return value in ("1", "true", "yes", "on")
+    if in_source_tree and "NATIVE = True" in (read_text(BUILD_INFO) or ""):
+        print("quasar: keeping -march=native, as the previous in-place build "
+              "(QUASAR_NATIVE=0 builds a portable one)", file=sys.stderr)
+        return True
+    return False
 
 
 def links_vector_calls(compiler, compile_args, header, macro, body):
@@ -156,10 +178,20 @@ class BuildKernels(build_ext):
         if self.parallel is None:  # compile the modules concurrently
             self.parallel = os.cpu_count() or 1
 
+    def run(self):
+        # setuptools clears self.inplace while it builds (into build/lib, then
+        # copies the modules into the source tree), so remember it first
+        self.editable = bool(getattr(self, "editable_mode", False))
+        self.in_source_tree = bool(self.inplace) or self.editable
+        self.reuse_in_place = False
+        super().run()
+
     def build_extensions(self):
         compile_args = list(BASE_COMPILE_ARGS)
-        link_args = []
-        if native_requested():
+        link_args = list(BASE_LINK_ARGS)
+        in_source_tree = self.in_source_tree
+        native = native_requested(in_source_tree)
+        if native:
             compile_args.append("-march=native")
         openmp = compiler_supports_openmp(self.compiler)
         if openmp:
@@ -184,19 +216,37 @@ class BuildKernels(build_ext):
                 ext.libraries += ["mvec", "m"]
             if libmvec_more:  # read by _libmvec_more.h (only _pointwise includes it)
                 ext.define_macros.append(("QUASAR_LIBMVEC_MORE", "1"))
-        self.write_build_info(compile_args, link_args, openmp, libmvec, libmvec_more)
+        self.write_build_info(compile_args, link_args, openmp, libmvec, libmvec_more, native, in_source_tree)
         # setuptools reuses an object file whose .c is older, even when the
         # flags changed (QUASAR_NATIVE, QUASAR_LIBMVEC, OpenMP): rebuild then.
-        stamp_path = os.path.join(self.build_temp, "quasar-build-flags.txt")
+        # The in-place and editable builds share one stamp, so `make`'s
+        # build_ext --inplace after `pip install -e .` rebuilds nothing.
+        stamp_dir = os.path.join(HERE, "build") if in_source_tree else self.build_temp
+        stamp_path = os.path.join(stamp_dir, "quasar-build-flags.txt")
         stamp = repr((compile_args, link_args, libmvec, libmvec_more))
         if read_text(stamp_path) != stamp:
             self.force = True
+        else:  # an editable install after `make build` reuses its modules
+            self.reuse_in_place = self.editable
         super().build_extensions()
-        os.makedirs(self.build_temp, exist_ok=True)
+        os.makedirs(stamp_dir, exist_ok=True)
         with open(stamp_path, "w") as handle:  # only once the build succeeded
             handle.write(stamp)
 
-    def write_build_info(self, compile_args, link_args, openmp, libmvec, libmvec_more):
+    def build_extension(self, ext):
+        """Compile one module; but an editable install reuses the module an
+        in-place build with the same flags left in the source tree, when it is
+        newer than its sources (pip builds editable installs in a fresh
+        temporary directory, so `make` would otherwise compile everything twice)."""
+        in_place = os.path.join(HERE, self.get_ext_filename(ext.name))
+        if self.reuse_in_place and os.path.exists(in_place) and not newer_group(ext.sources + ext.depends, in_place):
+            target = self.get_ext_fullpath(ext.name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(in_place, target)
+            return
+        super().build_extension(ext)
+
+    def write_build_info(self, compile_args, link_args, openmp, libmvec, libmvec_more, native, in_source_tree):
         compiler = getattr(self.compiler, "compiler", None) or ["unknown"]
         info = {
             "compiler": " ".join(compiler),
@@ -205,7 +255,7 @@ class BuildKernels(build_ext):
             "openmp": openmp,
             "libmvec": libmvec,
             "libmvec_more": libmvec_more,
-            "native": native_requested(),
+            "native": native,
             "machine": platform.machine(),
             "python": platform.python_version(),
             "numpy": np.__version__,
@@ -213,8 +263,10 @@ class BuildKernels(build_ext):
         }
         lines = ['"""Written by setup.py at build time (not tracked by git)."""', ""]
         lines += [f"{key.upper()} = {value!r}" for key, value in info.items()]
-        targets = [os.path.join(HERE, "quasar", "_build_info.py")]
-        if not self.inplace:  # also ship it inside the built package
+        # the source tree's copy describes the in-place .so files: a wheel
+        # build leaves it alone and ships its own inside the package
+        targets = [BUILD_INFO] if in_source_tree else []
+        if not self.inplace:
             targets.append(os.path.join(self.build_lib, "quasar", "_build_info.py"))
         for target in targets:
             os.makedirs(os.path.dirname(target), exist_ok=True)

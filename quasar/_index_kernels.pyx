@@ -176,15 +176,24 @@ def arg_extreme(const any_value[:, :, ::1] x, int64_t[:, ::1] out, bint largest,
                                                                      n, inner, largest)
 
 
+cdef inline bint is_nan(any_value v) noexcept nogil:
+    """True only for a float NaN. Integers and bools are never NaN, and a
+    self-comparison on them would be a constant the C compiler warns about."""
+    if any_value is float or any_value is double:
+        return v != v
+    else:
+        return False
+
+
 cdef inline int64_t arg_extreme_along(const any_value* x, Py_ssize_t n, Py_ssize_t step, bint largest) noexcept nogil:
     """The k of the extreme x[k * step], k < n (n >= 1); the first wins, NaN first of all."""
     cdef Py_ssize_t k, best_k = 0
     cdef any_value best = x[0], v
-    if best != best:  # true only for NaN: a leading NaN wins at once
+    if is_nan(best):  # a leading NaN wins at once
         return 0
     for k in range(1, n):
         v = x[k * step]
-        if v != v:
+        if is_nan(v):
             return k
         if (v > best) if largest else (v < best):
             best = v

@@ -58,7 +58,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
             minus = loss_value()
             t.array[index] = original
             numerical = (plus - minus) / (2 * eps)
-            got = analytical[index]
+            got = float(analytical[index])  # a Python float: its repr is the plain number
             if not abs(got - numerical) <= atol + rtol * abs(numerical):
                 raise AssertionError(
                     f"gradcheck: input {i} (shape {t.shape}), element {index}: "

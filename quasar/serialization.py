@@ -32,6 +32,7 @@ import zlib
 
 import numpy as np
 
+from .interchange import is_safetensors_path, load_safetensors, safetensors_bytes
 from .tensor import Tensor, _to_array
 
 FORMAT = "quasar.save/1"
@@ -54,7 +55,13 @@ def save(obj, path):
 
     Atomic: until the new file is complete and on disk, ``path`` keeps its old
     contents; on any failure the old file is untouched and no temporary remains.
+    A name ending in ``.safetensors`` writes that format (a flat state dict only).
     """
+    if is_safetensors_path(path):
+        data = safetensors_bytes(obj)  # validated before the old file is touched
+        with _atomic_file(path) as f:
+            f.write(data)
+        return
     with _atomic_file(path) as f:
         _write_npz(obj, f)
 
@@ -172,7 +179,10 @@ def load(path, *, max_bytes=None):
 
     Raises :class:`CheckpointError` (a ValueError) naming the file when it is
     not a quasar checkpoint or is damaged; FileNotFoundError when it is missing.
+    A ``.safetensors`` file gives a dict of name -> Tensor.
     """
+    if is_safetensors_path(path):
+        return load_safetensors(path)
     with open(os.fspath(path), "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if max_bytes is None:

@@ -229,6 +229,27 @@ class Tensor:
             return arr.astype(dtype)
         return arr.copy() if copy else arr
 
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """DLPack export (``np.from_dlpack(t)``, ``torch.from_dlpack(t)``): the
+        same memory, no copy (see quasar/interchange.py)."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "__dlpack__: can't export a tensor that requires grad (the other library could change it "
+                "behind autograd's back); export t.detach() instead"
+            )
+        kwargs = {"stream": stream}  # NumPy accepts the newer keywords only when given
+        if max_version is not None:
+            kwargs["max_version"] = max_version
+        if dl_device is not None:
+            kwargs["dl_device"] = dl_device
+        if copy is not None:
+            kwargs["copy"] = copy
+        return self.array.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        """(device type, device id): (1, 0), the CPU."""
+        return self.array.__dlpack_device__()
+
     def __float__(self):
         return float(self.item())
 
@@ -510,7 +531,7 @@ class Tensor:
         )
 
 
-autograd.Tensor = Tensor  # Function.apply wraps its outputs in this class
+autograd.Tensor = Tensor  # type: ignore[assignment]  # Function.apply wraps its outputs in this class
 
 
 def _check_not_differentiating(t, what):

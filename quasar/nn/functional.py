@@ -13,7 +13,6 @@ from ..ops.loss import (  # noqa: F401
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.index import embedding, one_hot  # noqa: F401
 from ..ops.mathops import elu, leaky_relu, softplus  # noqa: F401
-from ..tensor import Tensor
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
