@@ -31,10 +31,10 @@ from .ops import abs, all, any, max, min, pow, round, sum  # noqa: F401  (shadow
 from .tensor import Tensor  # noqa: F401
 
 
-def result_type(tensor, other):
-    """PyTorch's ``result_type``: the dtype ``tensor op other`` computes in
+def result_type(tensor1, tensor2):
+    """PyTorch's ``result_type``: the dtype ``tensor1 op tensor2`` computes in
     (tensors or Python numbers; see quasar.dtypes.result_type)."""
-    return dtypes.result_type("result_type", tensor, other)
+    return dtypes.result_type("result_type", tensor1, tensor2)
 
 from . import data, nn, optim  # noqa: F401  (after the ops: they build on them)
 # ``from .ops import *`` brought in the op module ``ops.linalg`` (matmul) as

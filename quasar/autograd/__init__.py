@@ -69,7 +69,6 @@ turning a tensor that requires grad into NumPy inside a backward formula
 an ndarray.
 """
 
-import contextlib
 import functools
 import threading
 

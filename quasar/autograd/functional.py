@@ -187,7 +187,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
     xs = _prepare_inputs(items, create_graph)
     outs, out_tuple = _call("jacobian", func, xs)
     blocks = []  # blocks[i][j]: d out_i / d x_j
-    for i, out in enumerate(outs):
+    for out in outs:
         rows = [[] for _ in xs]
         for k in range(out.array.size):
             seed = np.zeros(out.array.size, out.dtype)  # picks output element k

@@ -4,6 +4,7 @@ The differentiable ops live in ``quasar.ops.loss`` (forward and backward side
 by side); the rest here is composed of ops that already have gradients.
 """
 
+from ..tensor import Tensor
 from ..ops import matmul, relu, sigmoid, sqrt, tanh  # noqa: F401  (re-exported: F.relu, ...)
 from ..ops.linalg import linear  # noqa: F401
 from ..ops.loss import (  # noqa: F401

@@ -11,7 +11,7 @@ from .module import Module, Parameter
 
 
 class _BatchNorm(Module):
-    expected_dims = (2, 3, 4)
+    expected_dims: tuple[int, ...] = (2, 3, 4)
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, dtype=None):
         super().__init__()

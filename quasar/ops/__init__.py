@@ -1,9 +1,9 @@
 """Every op, one module per family; the Tensor methods and ``quasar.*``
 functions delegate here."""
 
-from .elementwise import (  # noqa: F401
-    abs, add, clamp, clip, cos, div, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul,
-    ne, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, where,
+from .elementwise import (  # noqa: F401  (add, sub, div: arithmetic's; clamp, clip: pointwise's, below)
+    abs, cos, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul,
+    ne, neg, pow, relu, sigmoid, sin, sqrt, tanh, where,
 )
 from .inplace import zero_  # noqa: F401
 from .linalg import bmm, dot, linear, matmul, mm, mv, outer  # noqa: F401

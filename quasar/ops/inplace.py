@@ -53,7 +53,7 @@ from ..dtypes import CATEGORY, checked_cast, get_default_dtype, result_type
 from ..errors import CastError, ShapeError
 from ..tensor import Tensor, as_tensor
 from . import arithmetic
-from .common import FLOATS, broadcast_shape, reduce_to_shape, require_float, require_tensor
+from .common import FLOATS, broadcast_shape, reduce_to_shape, require_tensor
 from .elementwise import abs, clamp, mul, neg, pow, where
 from .index import _mask_array, masked_fill, normalize_key, torch_permutation
 from .shape import broadcast_to

@@ -22,7 +22,7 @@ from ..autograd import Function
 from ..dtypes import promote_types
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .common import FLOATS, backend, check_allocation, normalize_dim, normalize_dims, require_tensor
+from .common import backend, check_allocation, normalize_dim, normalize_dims, require_tensor
 from .index import MaskedFill, getitem
 from .shape import reshape, unsqueeze
 

@@ -21,7 +21,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from .common import backend, keepdim_shape, normalize_dim, normalize_dims, require_bool, require_float
-from .elementwise import abs, ne, pow, sqrt
+from .elementwise import abs, ne
 from .reduce import amax, amin, sum
 from .shape import reshape
 

@@ -42,20 +42,20 @@ def _transposed(weight):
 
 
 def _input_projection(B, x, w_ih, bias):
-    """x (T, N, I) @ w_ih^T + bias as one product: (T, N, G*H)."""
-    T, N, I = x.shape
-    return B.add(B.matmul(x.reshape(T * N, I), _transposed(w_ih)), bias).reshape(T, N, w_ih.shape[0])
+    """x (T, N, D) @ w_ih^T + bias as one product: (T, N, G*H)."""
+    T, N, D = x.shape
+    return B.add(B.matmul(x.reshape(T * N, D), _transposed(w_ih)), bias).reshape(T, N, w_ih.shape[0])
 
 
 def _input_gradients(B, ctx, x, w_ih, d_proj, h_prev, d_hidden_proj):
     """dx, dW_ih, db (input side) and dW_hh, db (hidden side) from the per-step
     gradients of the input projection (T, N, G*H) and of the hidden projection."""
-    T, N, I = x.shape
+    T, N, D = x.shape
     flat = d_proj.reshape(T * N, d_proj.shape[2])
     flat_hidden = d_hidden_proj.reshape(T * N, d_hidden_proj.shape[2])
     need = ctx.needs_input_grad
     dx = B.matmul(flat, w_ih).reshape(x.shape) if need[0] else None
-    dw_ih = B.matmul(flat.T, x.reshape(T * N, I)) if need[-4] else None
+    dw_ih = B.matmul(flat.T, x.reshape(T * N, D)) if need[-4] else None
     dw_hh = B.matmul(flat_hidden.T, h_prev.reshape(T * N, h_prev.shape[2])) if need[-3] else None
     db_ih = B.sum(flat, (0,), False) if need[-2] else None
     db_hh = B.sum(flat_hidden, (0,), False) if need[-1] else None

@@ -18,7 +18,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from .common import backend, keepdim_shape, normalize_dim, normalize_dims, require_float
 from .mathops import NormP, norm, std, var
-from .reduce import amax, amin, evenly_distribute, mean, sum, to_index
+from .reduce import amax, amin, evenly_distribute, mean, to_index
 from .shape import reshape
 
 MinMax = namedtuple("MinMax", ["min", "max"])

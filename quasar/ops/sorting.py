@@ -26,9 +26,9 @@ from .index import IndexSelect, _index_array, _mask_array, getitem, wrap_indices
 from .join import _check_int
 from .shape import broadcast_to, reshape
 
-SortResult = namedtuple("sort", ["values", "indices"])
-TopkResult = namedtuple("topk", ["values", "indices"])
-KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
+SortResult = namedtuple("SortResult", ["values", "indices"])
+TopkResult = namedtuple("TopkResult", ["values", "indices"])
+KthvalueResult = namedtuple("KthvalueResult", ["values", "indices"])
 
 
 class SortedGather(Function):
@@ -72,7 +72,6 @@ def sort(input, dim=-1, descending=False, stable=False):
     indices: int64.
     """
     require_tensor("sort", input)
-    shape = input.shape
     x, d, order = _order("sort", input, dim, descending)
     values = _read_along(x, d, order)
     if input.ndim == 0:

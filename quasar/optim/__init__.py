@@ -311,5 +311,5 @@ class Adagrad(Optimizer):
         B.adagrad_step(param.array, grad, state["sum"], clr, group["eps"], group["weight_decay"])
 
 
-from . import lr_scheduler  # noqa: E402  (the schedulers need Optimizer)
+from . import lr_scheduler  # noqa: E402,F401  (the schedulers need Optimizer)
 from .lr_scheduler import CosineAnnealingLR, StepLR  # noqa: E402,F401  (also here, as before)
