@@ -9,13 +9,13 @@ One box per op (the :class:`~quasar.autograd.Function` that recorded it) and
 one per leaf (a tensor that no op made: an input, a parameter, a constant);
 an arrow runs from each input to the op that used it, so the picture reads
 from the inputs to the output, as the forward pass ran. Leaves show their
-name (from ``params``), shape and dtype; ops show their output's shape.
+name (from ``params``), shape and dtype; the output box its shape. (A node
+keeps no intermediate tensor, so inner ops show only their name.)
 
-After ``backward()`` the picture keeps its shape: nodes keep ``parent_nodes``
-(the graph's structure), as PyTorch's do. Backward frees what a node saved,
-and with it the node's references to its input *tensors*: leaves are then
-drawn from what is left (their position in the op), without a name or shape,
-and a leaf used twice appears twice.
+After ``backward()`` the picture keeps its shape: nodes keep their parents
+(the graph's structure) and the leaves that need gradients, as PyTorch's do.
+Backward frees what a node saved and lets go of constant inputs (tensors that
+need no gradient, such as a batch of data): those are drawn as freed.
 
 Needs the ``graphviz`` Python package (``pip install graphviz``, or
 ``pip install quasar[viz]``); rendering to SVG/PNG also needs Graphviz's
@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .autograd import Function
 from .tensor import Tensor
 
 INSTALL_DOT = (
@@ -86,14 +87,11 @@ def draw_graph(
     order = _nodes_breadth_first(root, max_nodes)
     for node in order:
         op_ids[id(node)] = f"op{len(op_ids)}"
-        for parent_node, parent in zip(node.parent_nodes, _parents_or_none(node)):
-            if parent_node is not None and parent is not None:  # the shape of what it made
-                out_shapes.setdefault(id(parent_node), (tuple(parent.shape), parent.dtype))
     for node in order:
         name = op_ids[id(node)]
         graph.node(name, _op_label(node, out_shapes.get(id(node))), **OP_STYLE)
         needs = getattr(node, "needs_input_grad", ())
-        for position, (parent_node, parent) in enumerate(zip(node.parent_nodes, _parents_or_none(node))):
+        for position, (parent_node, parent) in enumerate(_inputs(node)):
             if parent_node is not None:
                 source = op_ids.get(id(parent_node))
                 if source is None:  # beyond max_nodes
@@ -117,7 +115,7 @@ def draw_graph(
         graph.node("more", _dot_lines([f"... {hidden} more op(s) not drawn", f"(max_nodes={max_nodes})"]),
                    shape="plaintext")
         for node in order:
-            if any(p is not None and id(p) not in op_ids for p in node.parent_nodes):
+            if any(p is not None and id(p) not in op_ids for p in _parent_nodes(node)):
                 graph.edge("more", op_ids[id(node)], style="dashed")
     return _with_dot_check(graph)
 
@@ -148,10 +146,14 @@ def _names_by_identity(params) -> dict[int, str]:
     return {id(t): str(name) for name, t in items}
 
 
-def _parents_or_none(node):
-    """The node's input tensors, or Nones once backward has freed them."""
-    parents = getattr(node, "parents", ())
-    return parents if len(parents) == len(node.parent_nodes) else (None,) * len(node.parent_nodes)
+def _inputs(node):
+    """(parent op node, None) or (None, leaf tensor) per input of ``node``;
+    (None, None) where backward let go of a constant input (one that needs no grad)."""
+    return [(p, None) if isinstance(p, Function) else (None, p) for p in getattr(node, "parents", ())]
+
+
+def _parent_nodes(node):
+    return [p for p, _ in _inputs(node) if p is not None]
 
 
 def _nodes_breadth_first(root, max_nodes):
@@ -160,8 +162,8 @@ def _nodes_breadth_first(root, max_nodes):
     while queue and len(order) < max_nodes:
         node = queue.pop(0)
         order.append(node)
-        for parent_node in node.parent_nodes:
-            if parent_node is not None and id(parent_node) not in seen:
+        for parent_node in _parent_nodes(node):
+            if id(parent_node) not in seen:
                 seen.add(id(parent_node))
                 queue.append(parent_node)
     return order
@@ -172,7 +174,7 @@ def _count_beyond(order, max_nodes):
     if len(order) < max_nodes:
         return 0
     drawn = {id(node) for node in order}
-    seen, stack = set(drawn), [p for node in order for p in node.parent_nodes if p is not None]
+    seen, stack = set(drawn), [p for node in order for p in _parent_nodes(node)]
     hidden = 0
     while stack:
         node = stack.pop()
@@ -180,7 +182,7 @@ def _count_beyond(order, max_nodes):
             continue
         seen.add(id(node))
         hidden += 1
-        stack.extend(p for p in node.parent_nodes if p is not None)
+        stack.extend(_parent_nodes(node))
     return hidden
 
 

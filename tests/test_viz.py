@@ -30,7 +30,7 @@ def test_seed_example_one_box_per_op_and_per_leaf(tmp_path):
     graph = qs.viz.draw_graph(result, params={"x": x, "y": y})
     source = graph.source
     for op in ("Add", "Sub", "Mul"):
-        assert sum(f"label=\"{op}\\n" in line for line in boxes(graph)) == 1
+        assert sum(bool(re.search(f'label="?{op}\\b', line)) for line in boxes(graph)) == 1
     assert len(boxes(graph)) == 3 + 2 + 1  # three ops, two leaves (each used twice: one box), the output
     assert source.count("->") == 4 + 2 + 1  # x and y into Add and Sub, Add and Sub into Mul, Mul to the output
     assert '"x\\n(2,) float64"' in source or "label=\"x\\n(2,) float64\"" in source
@@ -49,7 +49,7 @@ def test_the_picture_keeps_its_shape_after_backward():
     for op in ("Add", "Sub", "Mul"):  # the output's shape is still known; the others' went with the tensors
         assert re.search(f'label="?{op}\\b', after.source)
     assert after.source.count("->") == before.source.count("->")
-    assert "freed by backward" in after.source  # the leaves' tensors are gone from the nodes
+    assert "x\\n(2,) float64" in after.source  # leaves that need grad stay, as in PyTorch
     assert b"<svg" in after.pipe(format="svg")
 
 
@@ -79,7 +79,7 @@ def test_max_nodes_cuts_a_long_chain():
     for _ in range(50):
         y = y * 1.5
     graph = qs.viz.draw_graph(y, max_nodes=10)
-    assert sum("label=\"Mul" in line for line in boxes(graph)) == 10
+    assert sum(bool(re.search('label="?Mul\\b', line)) for line in boxes(graph)) == 10
     assert "40 more op(s) not drawn" in graph.source
 
 

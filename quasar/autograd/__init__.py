@@ -404,9 +404,13 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, inputs=No
                     continue
                 previous = leaf_grads.get(parent)
                 leaf_grads[parent] = pg if previous is None else add(previous, pg)
-        if not retain_graph:  # free what this node kept: saved arrays, its inputs, its options
+        if not retain_graph:  # free what this node kept: saved arrays, constant inputs, its options
             node.saved = None  # (a second backward through it now raises)
-            node.parents = ()
+            if node.saved_output is not None:
+                node.saved_output = None
+            # the structure (parent nodes, leaves that need grad) stays, as in PyTorch:
+            # graph pictures and hooks still see it; a constant input (data) is let go
+            node.parents = tuple([p if type(p) is not Tensor or p.requires_grad else None for p in node.parents])
             node.forward_options = None
     if inputs is None:
         _accumulate(leaf_grads, seeds, create_graph)
