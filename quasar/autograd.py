@@ -106,6 +106,7 @@ class Function:
     saved_output = None  # forward's own result, when forward saved it (exp, tanh, ...)
     out_version = None  # the output's version counter, when forward saved its result
     _retained = None  # a weakref to the output, set by retain_grad()
+    _hooks = None  # the output tensor's gradient hooks (register_hook on a non-leaf)
 
     def save_for_backward(self, *arrays):
         """Keep arrays for backward. If one of them is an input's or the
@@ -233,6 +234,8 @@ def run_backward(tensor, grad, retain_graph=False):
                 f"{type(node).__name__}: trying to backward through the graph a second time; "
                 "its saved values were freed. Pass retain_graph=True to the first backward()."
             )
+        if node._hooks is not None:  # register_hook on the tensor this node made
+            g = _run_grad_hooks(node._hooks, g)
         if node._retained is not None:
             kept = node._retained()
             if kept is not None:
@@ -257,20 +260,91 @@ def run_backward(tensor, grad, retain_graph=False):
         if not retain_graph:  # free what this node kept: saved arrays and its inputs
             node.saved = None  # (a second backward through it now raises)
             node.parents = ()
+    _accumulate(leaf_grads, grad)
+
+
+def _accumulate(leaf_grads, seed):
+    """Add each leaf's summed gradient (ndarray) into its ``.grad``.
+
+    Runs the leaf's gradient hooks first (they may replace the gradient) and
+    its post-accumulate hooks once its ``.grad`` is final.
+    """
+    from . import backends
+
+    B = backends.current()
     # Backward functions may hand the same array to several inputs (add passes
     # its gradient through): each leaf must own its .grad, so copy shared ones.
     stored = set()
+    finished = []
     with _accumulate_lock:  # backwards in several threads may share a leaf: lose no update
         for leaf, g in leaf_grads.items():
+            hooks = getattr(leaf, "_hooks", None)  # a slot left unset on leaves without hooks
+            if hooks is not None and hooks.pre:
+                g = _run_grad_hooks(hooks, g)
             if g.dtype != leaf.array.dtype:
                 g = g.astype(leaf.array.dtype)
-            elif leaf.grad is None and (id(g) in stored or g.base is not None or g is grad):
+            elif leaf.grad is None and (id(g) in stored or g.base is not None or g is seed):
                 g = g.copy()
             stored.add(id(g))
             if leaf.grad is None:
                 leaf.grad = Tensor._wrap(g)
             else:
                 leaf.grad = Tensor._wrap(B.add(leaf.grad.array, g))
+            if hooks is not None and hooks.post:
+                finished.append((leaf, hooks))
+    for leaf, hooks in finished:  # outside the lock: a hook may start another backward
+        for hook in list(hooks.post.values()):
+            hook(leaf)
 
 
 _accumulate_lock = threading.Lock()
+
+
+# ---------------------------------------------------------------- hooks
+
+
+class Hooks:
+    """The hooks of one tensor: ``pre`` run on its gradient, ``post`` after a
+    leaf's ``.grad`` was accumulated. Each a dict id -> function, in order."""
+
+    __slots__ = ("pre", "post")
+
+    def __init__(self):
+        self.pre, self.post = {}, {}
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, table):
+        self.table = table
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self):
+        self.table.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _run_grad_hooks(hooks, g):
+    """Call each gradient hook with the gradient as a Tensor; a hook that
+    returns something replaces the gradient for the hooks after it and for backward."""
+    for hook in list(hooks.pre.values()):
+        as_tensor = Tensor._wrap(g) if type(g) is np.ndarray else g
+        result = hook(as_tensor)
+        if result is not None:
+            if not isinstance(result, Tensor):
+                raise TypeError(f"hook {hook!r} returned {type(result).__name__}; a hook must return a Tensor or None")
+            if result.shape != as_tensor.shape:
+                raise RuntimeError(
+                    f"hook {hook!r} returned a gradient of shape {result.shape}, expected {as_tensor.shape}"
+                )
+            g = result.array if type(g) is np.ndarray else result
+    return g

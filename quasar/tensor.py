@@ -71,7 +71,8 @@ class Tensor:
     same as ``quasar.tensor``.
     """
 
-    __slots__ = ("array", "grad", "grad_fn", "requires_grad", "_version", "_is_view", "__weakref__")
+    # _hooks (register_hook) is left unset on most tensors: read it with getattr(t, "_hooks", None)
+    __slots__ = ("array", "grad", "grad_fn", "requires_grad", "_version", "_is_view", "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
     __hash__ = object.__hash__  # identity: two equal-valued leaves are distinct keys
 
@@ -256,6 +257,52 @@ class Tensor:
         elif not self.requires_grad:
             raise RuntimeError("retain_grad: can't retain_grad on a tensor that does not require grad")
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` each time the gradient of this tensor is computed.
+
+        grad is a Tensor of this tensor's shape; the hook may return a new
+        gradient (a Tensor of the same shape) to use in its place, or None. On
+        a leaf it runs before the gradient is added into ``.grad``; on a
+        non-leaf before the gradient flows further back. Returns a handle whose
+        ``remove()`` unregisters the hook.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            if self.grad_fn._hooks is None:
+                self.grad_fn._hooks = autograd.Hooks()
+            table = self.grad_fn._hooks.pre
+        else:
+            table = self._hook_table().pre
+        handle = autograd.RemovableHandle(table)
+        table[handle.id] = hook
+        return handle
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` once per backward, after this leaf's ``.grad``
+        holds its final value (the optimizer-in-backward and DDP hook).
+
+        Leaves only, as in PyTorch. Returns a handle with ``remove()``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't require gradient"
+            )
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        table = self._hook_table().post
+        handle = autograd.RemovableHandle(table)
+        table[handle.id] = hook
+        return handle
+
+    def _hook_table(self):
+        hooks = getattr(self, "_hooks", None)
+        if hooks is None:
+            hooks = self._hooks = autograd.Hooks()
+        return hooks
+
     def backward(self, gradient=None, retain_graph=False):
         """Accumulate dself/dleaf into every leaf's ``.grad``.
 
@@ -280,7 +327,7 @@ class Tensor:
                     f"backward: gradient has shape {grad.shape} but the tensor has shape {self.shape}"
                 )
         if self.grad_fn is None:  # a leaf: d self / d self = 1
-            self.grad = Tensor._wrap(grad.copy() if self.grad is None else self.grad.array + grad)
+            autograd._accumulate({self: grad}, grad)
             return
         autograd.run_backward(self, grad, retain_graph=retain_graph)
 
