@@ -14,7 +14,7 @@ $(PY):
 
 # build and test requirements (cython, numpy, pytest, ...), once per change of pyproject.toml
 $(VENV)/.deps: $(PY) pyproject.toml
-	$(PIP) install "setuptools>=64" wheel "cython>=3" "numpy>=2" threadpoolctl pytest hypothesis
+	$(PIP) install "setuptools>=64" wheel "cython>=3" "numpy>=2" threadpoolctl pytest hypothesis mpi4py mpich
 	touch $@
 
 # the example extras (matplotlib, tqdm, scikit-learn)

@@ -23,7 +23,7 @@ from .gradcheck import gradcheck  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import abs, max, min, pow, sum  # noqa: F401  (shadow the builtins on purpose, as torch does)
 from .tensor import Tensor  # noqa: F401
-from . import data, nn, optim  # noqa: F401  (after the ops: they build on them)
+from . import data, distributed, nn, optim  # noqa: F401  (after the ops: they build on them)
 from .serialization import load, save  # noqa: F401
 from . import parallel  # noqa: F401  (qs.parallel: thread control, worker_threads, par_*)
 from .parallel import get_num_threads, set_num_threads, show_config  # noqa: F401

@@ -4,7 +4,7 @@
     loss = qs.nn.CrossEntropyLoss()(model(x), y)
 """
 
-from . import functional, init  # noqa: F401
+from . import functional, init, parallel  # noqa: F401
 from .layers import (  # noqa: F401
     GELU, MLP, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, LayerNorm, Linear, MSELoss, NLLLoss, ReLU,
     Sequential, Sigmoid, Tanh,

@@ -17,12 +17,22 @@ from quasar import nn
 from quasar.nn.parallel import DistributedDataParallel as DDP
 
 
+class WithUnused(nn.Module):
+    """A layer that forward never calls: its parameters get no gradient."""
+
+    def __init__(self, body, dtype):
+        super().__init__()
+        self.body = body
+        self.unused = nn.Linear(3, 3, dtype=dtype)
+
+    def forward(self, x):
+        return self.body(x)
+
+
 def make_model(dtype, extra_unused=False):
     qs.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 16, dtype=dtype), nn.Tanh(), nn.Linear(16, 3, dtype=dtype))
-    if extra_unused:
-        model.unused = nn.Linear(3, 3, dtype=dtype)
-    return model
+    return WithUnused(model, dtype) if extra_unused else model
 
 
 def make_optimizer(name, params):
@@ -133,7 +143,7 @@ def unused():
     model = DDP(make_model(np.float64, extra_unused=True), find_unused_parameters=True)
     F.cross_entropy(model(qs.tensor(x)), qs.tensor(y)).backward()
     assert model.module.unused.weight.grad is None  # unused on every rank: left alone, as PyTorch
-    assert model.module[0].weight.grad is not None
+    assert model.module.body[0].weight.grad is not None
     print(f"rank {rank}: OK unused")
 
 
