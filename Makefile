@@ -18,7 +18,7 @@ $(PY):
 # dependencies of quasar that the tests exercise.
 $(VENV)/.deps: $(PY) pyproject.toml
 	$(PIP) install "setuptools>=77" "cython>=3" "numpy>=2" threadpoolctl pytest hypothesis \
-		graphviz safetensors
+		graphviz safetensors mpi4py mpich
 	touch $@
 
 # the example extras (matplotlib, tqdm, scikit-learn)

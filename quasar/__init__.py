@@ -36,7 +36,7 @@ def result_type(tensor1, tensor2):
     (tensors or Python numbers; see quasar.dtypes.result_type)."""
     return dtypes.result_type("result_type", tensor1, tensor2)
 
-from . import data, nn, optim  # noqa: F401  (after the ops: they build on them)
+from . import data, distributed, nn, optim  # noqa: F401  (after the ops: they build on them)
 # ``from .ops import *`` brought in the op module ``ops.linalg`` (matmul) as
 # ``linalg``; the public ``quasar.linalg`` is PyTorch's namespace (vector_norm).
 linalg = _importlib.import_module(".linalg", __name__)

@@ -330,6 +330,10 @@ def show_config(file=None):
     workers = "all" if settings.max_workers is None else settings.max_workers
     lines.append(f"  max_workers:           {workers}  -> large kernels use {get_num_threads()} thread(s)")
     lines.append(f"  parallel_threshold:    {settings.parallel_threshold} elements")
+    from . import distributed  # imported late, like backends
+
+    if distributed.is_initialized():
+        lines.append(f"  {distributed.describe()}")
     try:
         import threadpoolctl
     except ImportError:

@@ -474,6 +474,31 @@ def _accumulate(leaf_grads, seeds, create_graph=False):
     for leaf, hooks in finished:  # outside the lock: a hook may start another backward
         for hook in list(hooks.post.values()):
             hook(leaf)
+    _run_queued_callbacks()
+
+
+class _Callbacks(threading.local):
+    queued = None  # functions to call when the running backward ends (this thread)
+
+
+_callbacks = _Callbacks()
+
+
+def queue_callback(fn):
+    """Call ``fn()`` once the backward now running in this thread has finished
+    (PyTorch's ``Variable._execution_engine.queue_callback``; DDP waits for its
+    all-reduces this way). Call it from a hook, during backward."""
+    if _callbacks.queued is None:
+        _callbacks.queued = []
+    _callbacks.queued.append(fn)
+
+
+def _run_queued_callbacks():
+    while _callbacks.queued:
+        fn = _callbacks.queued.pop(0)
+        if not _callbacks.queued:
+            _callbacks.queued = None
+        fn()
 
 
 _accumulate_lock = threading.Lock()

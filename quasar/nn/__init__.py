@@ -4,7 +4,7 @@
     loss = qs.nn.CrossEntropyLoss()(model(x), y)
 """
 
-from . import functional, init, utils  # noqa: F401
+from . import functional, init, parallel, utils  # noqa: F401
 from .containers import Identity, ModuleDict, ModuleList  # noqa: F401
 from .layers import (  # noqa: F401
     GELU, MLP, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, LayerNorm, Linear, MSELoss, NLLLoss, ReLU,
