@@ -171,7 +171,7 @@ class DistributedDataParallel(Module):
             flags = np.concatenate([b.used for b in self._buckets])
             dist.all_reduce_array(flags, op=dist.ReduceOp.MAX).wait()
             used_anywhere = np.split(flags, np.cumsum([len(b.params) for b in self._buckets])[:-1])
-        for k, bucket in enumerate(self._buckets):
+        for bucket in self._buckets:
             if bucket.work is None:
                 bucket.launch()
         for k, bucket in enumerate(self._buckets):
