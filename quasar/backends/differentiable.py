@@ -135,10 +135,26 @@ def _unary(name):
     _kernel(kernel)
 
 
-for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum"):
+for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "xlogy"):
     _binary(_name)
-for _name in ("neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sin", "cos", "erf"):
+for _name in ("neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sin", "cos", "erf",
+              "rsqrt", "sinh", "cosh", "exp2", "tan", "log2", "expm1", "log1p", "reciprocal"):
     _unary(_name)
+
+
+def _piecewise_constant(name):
+    """A kernel whose derivative is 0 wherever it exists (rounding, sign): its
+    value enters a gradient formula as a constant, computed on the arrays."""
+
+    def kernel(*args):
+        return getattr(_array_backend(), name)(*[_array(a) if isinstance(a, Tensor) else a for a in args])
+
+    kernel.__name__ = name
+    _kernel(kernel)
+
+
+for _name in ("sign", "trunc", "floor", "ceil", "floor_divide", "round"):
+    _piecewise_constant(_name)
 
 
 def _comparison(name):
@@ -368,3 +384,50 @@ def prod_backward(x, g, axis):
     spread = ops.where(np.eye(n, dtype=bool), _const(1, dtype), last.unsqueeze(-2))  # (..., n, n)
     others = ops.prod(spread, dim=-1).transpose(axis, -1)  # back to x's layout
     return g * others
+
+
+def _tensor(x):
+    """x as a Tensor (a constant when it was an ndarray), for the Tensor methods below."""
+    return x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x))
+
+
+def _scan_pairs(n):
+    """The (n, n) mask of pairs (k, i) with i >= k: output i of a scan depends
+    on input k (n^2 memory per slice: double backward only)."""
+    return np.triu(np.ones((n, n), dtype=bool))
+
+
+@_kernel
+def cumprod_backward(x, g, axis):
+    """sum over i >= k of g_i * prod_{j <= i, j != k} x_j, exact with zeros: row k
+    of a (..., n, n) spread is x with x_k replaced by 1, and its running product
+    along the last dim gives every such product at once."""
+    ops = _ops()
+    dtype = _dtype(x, g)
+    x, g = _tensor(x), _tensor(g)
+    last = x.transpose(axis, -1)  # (..., n)
+    n = last.shape[-1]
+    if n == 0:
+        return Tensor._wrap(np.zeros(x.shape, dtype))
+    spread = ops.where(np.eye(n, dtype=bool), _const(1, dtype), last.unsqueeze(-2))  # (..., k, j)
+    products = ops.cumprod(spread, -1)  # (..., k, i)
+    products = ops.where(_scan_pairs(n), products, _const(0, dtype))
+    summed = (products * g.transpose(axis, -1).unsqueeze(-2)).sum(dim=-1)  # (..., k)
+    return summed.transpose(axis, -1)
+
+
+@_kernel
+def logcumsumexp_backward(x, out, g, axis):
+    """sum over i >= k of g_i * exp(x_k - out_i): each exponent is <= 0 (out_i is
+    the log of a sum that holds exp(x_k)), and the pairs i < k get exp(-inf) = 0,
+    whose derivative is 0 too (masking after exp would give 0 * inf there)."""
+    ops = _ops()
+    dtype = _dtype(x, out, g)
+    x, out, g = _tensor(x), _tensor(out), _tensor(g)
+    xs, outs, gs = (t.transpose(axis, -1) for t in (x, out, g))  # (..., n)
+    n = xs.shape[-1]
+    if n == 0:
+        return Tensor._wrap(np.zeros(x.shape, dtype))
+    exponent = ops.where(_scan_pairs(n), xs.unsqueeze(-1) - outs.unsqueeze(-2), _const(-np.inf, dtype))
+    summed = (ops.exp(exponent) * gs.unsqueeze(-2)).sum(dim=-1)  # (..., k)
+    return summed.transpose(axis, -1)

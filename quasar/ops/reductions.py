@@ -16,7 +16,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import backend, keepdim_shape, normalize_dim, normalize_dims, require_float
+from .common import backend, expand_to, keepdim_shape, normalize_dim, normalize_dims, require_float
 from .mathops import NormP, norm, std, var
 from .reduce import amax, amin, evenly_distribute, mean, sum, to_index
 from .shape import reshape
@@ -89,7 +89,7 @@ class NanSum(Function):
         B = backend()
         if not ctx.keepdim:
             grad = grad.reshape(keepdim_shape(x.shape, ctx.axes))
-        return B.where(B.ne(x, x), np.zeros((), x.dtype), np.broadcast_to(grad, x.shape))
+        return B.where(B.ne(x, x), np.zeros((), x.dtype), expand_to(grad, x.shape))
 
 
 def nansum(input, dim=None, keepdim=False):
