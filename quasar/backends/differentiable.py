@@ -370,6 +370,17 @@ def scatter_add_flat(values, flat_index, size):
 
 
 @_kernel
+def max_pool2d_backward(grad_out, indices, in_hw):
+    """Each output's gradient added at its window's winning position: indices
+    (N, C, OH, OW) count within one (H, W) plane, so each plane is offset to
+    its place in the flattened (N, C, H, W) result."""
+    n, c = grad_out.shape[:2]
+    plane = in_hw[0] * in_hw[1]
+    flat = np.asarray(indices, np.int64).reshape(n * c, -1) + (np.arange(n * c, dtype=np.int64) * plane)[:, None]
+    return scatter_add_flat(grad_out, flat, n * c * plane).reshape(n, c, *in_hw)
+
+
+@_kernel
 def prod_backward(x, g, axis):
     """g times the product of the other elements along axis, exact with zeros:
     row k of a (..., n, n) spread is x with x_k replaced by 1, and its product
@@ -431,3 +442,48 @@ def logcumsumexp_backward(x, out, g, axis):
     exponent = ops.where(_scan_pairs(n), xs.unsqueeze(-1) - outs.unsqueeze(-2), _const(-np.inf, dtype))
     summed = (ops.exp(exponent) * gs.unsqueeze(-2)).sum(dim=-1)  # (..., k)
     return summed.transpose(axis, -1)
+
+
+# ---------------------------------------------------------------- the backward of a linear op
+
+
+class LinearBackward(Function):
+    """The backward of an op that is linear in its one tensor input (a view, a
+    gather at fixed positions, window extraction, average pooling) as an op of
+    its own. Such an op's backward is the transpose of the op, and the
+    transpose of that is the op again: so this node's forward runs the op's
+    backward (on arrays), and its backward runs the op's forward, as the op
+    itself when the gradient is a Tensor, which differentiates again."""
+
+    @staticmethod
+    def forward(ctx, grad, node):
+        ctx.node = node
+        return type(node).backward(node, grad)
+
+    @staticmethod
+    def backward(ctx, grad):
+        node = ctx.node
+        op, options = type(node), node.__dict__.get("forward_options") or {}
+        if isinstance(grad, Tensor):
+            with _array_kernels():  # the op's forward runs on arrays, as in any forward pass
+                return op.apply(grad, **options)
+        scratch = object.__new__(op)  # forward records its geometry there, unused
+        return np.array(op.forward(scratch, grad, **options))  # a copy: forward may return a view
+
+
+def linear_backward(node, grad):
+    """``node``'s backward applied to the Tensor ``grad``, differentiably (see
+    :class:`LinearBackward`); node's op must be linear in its one input."""
+    with _array_kernels():
+        return LinearBackward.apply(grad, node=node)
+
+
+@contextlib.contextmanager
+def _array_kernels():
+    """The array backend active for a block (as inside a differentiable kernel)."""
+    outer = _local.module
+    _local.module = _local.array_backend
+    try:
+        yield
+    finally:
+        _local.module = outer

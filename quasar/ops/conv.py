@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 
 from ..autograd import Function, no_grad
+from ..backends.differentiable import linear_backward
 from ..tensor import Tensor
 from .common import backend, require_float
 
@@ -273,6 +274,8 @@ class Unfold(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # double backward: this linear op's transpose, as an op
+            return linear_backward(ctx, grad)
         return backend().col2im(grad, *ctx.geometry)
 
 
@@ -286,6 +289,8 @@ class Fold(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # double backward: this linear op's transpose, as an op
+            return linear_backward(ctx, grad)
         return backend().im2col(grad, *ctx.geometry)
 
 
@@ -423,6 +428,8 @@ class AvgPool2d(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # double backward: this linear op's transpose, as an op
+            return linear_backward(ctx, grad)
         return backend().avg_pool2d_backward(grad, *ctx.options)
 
 

@@ -243,7 +243,8 @@ class CumExtremum(Function):
         for d, n in enumerate(shape):
             along = index if d == ctx.axis else np.arange(n, dtype=np.int64).reshape((-1,) + (1,) * (len(shape) - d - 1))
             flat = flat + along * int(np.prod(shape[d + 1 :], dtype=np.int64))
-        return backend().scatter_add_flat(np.ascontiguousarray(grad), flat, flat.size).reshape(shape)
+        values = grad if isinstance(grad, Tensor) else np.ascontiguousarray(grad)  # (a Tensor: double backward)
+        return backend().scatter_add_flat(values, flat, flat.size).reshape(shape)
 
 
 def _scan_args(op, x, dim):
