@@ -208,6 +208,11 @@ def min(x, axes, keepdims=False):  # noqa: A001
 
 
 @_kernel
+def prod(x, axis, keepdims=False):
+    return _ops().prod(x, dim=axis, keepdim=keepdims)
+
+
+@_kernel
 def logsumexp(x, axes, keepdims=False):
     return _ops().logsumexp(x, dim=axes, keepdim=keepdims)
 
@@ -367,6 +372,13 @@ def index_add(values, index, size):
 def scatter_add_flat(values, flat_index, size):
     rows = values.reshape(1, -1, 1)
     return IndexAdd.apply(rows, index=flat_index.reshape(-1), size=size).reshape(size)
+
+
+@_kernel
+def scatter_reduce_flat(base, positions, values, reduce):
+    """Registered so that backward formulas can count with it on arrays (the
+    array kernel runs then); on tensors the ops compose it themselves."""
+    raise NotDifferentiable(f"scatter_reduce_flat (reduce={reduce!r}) on tensors has no differentiable version")
 
 
 @_kernel
