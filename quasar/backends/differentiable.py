@@ -499,3 +499,91 @@ def _array_kernels():
         yield
     finally:
         _local.module = outer
+
+
+# ---------------------------------------------------------------- convolutions and batch normalization
+# A convolution is a matrix product with the input's windows (im2col, the
+# conv Unfold op); its input gradient is the transposed product folded back
+# (col2im, the Fold op). Unfold and Fold are each other's backward, so all
+# three kernels differentiate to any order.
+
+
+def _conv_ops():
+    from ..ops import conv
+
+    return conv
+
+
+@_kernel
+def conv2d(x, weight, bias, stride, padding, dilation, groups, out_hw):
+    """(N, C_in, H, W) x (C_out, C_in / groups, KH, KW) -> (N, C_out, OH, OW):
+    per group, weight (O_g, C_g * KH * KW) @ the windows (C_g * KH * KW, OH * OW)."""
+    x, weight = _tensor(x), _tensor(weight)
+    n, c_out = x.shape[0], weight.shape[0]
+    cols = _conv_ops().Unfold.apply(x, kernel=tuple(weight.shape[2:]), stride=stride, padding=padding,
+                                    dilation=dilation, out_hw=out_hw)
+    cols = cols.reshape(n, groups, -1, cols.shape[-1])  # (N, G, C_g * K, L)
+    out = _ops().matmul(weight.reshape(groups, c_out // groups, -1), cols)  # (N, G, O_g, L)
+    out = out.reshape(n, c_out, *out_hw)
+    return out if bias is None else out + _tensor(bias).reshape(-1, 1, 1)
+
+
+@_kernel
+def conv2d_backward_input(grad_out, weight, in_hw, stride, padding, dilation, groups):
+    """The adjoint of conv2d in its input: per group weight^T @ grad_out, folded back."""
+    grad_out, weight = _tensor(grad_out), _tensor(weight)
+    n, c_out = grad_out.shape[:2]
+    kernel = tuple(weight.shape[2:])
+    w = weight.reshape(groups, c_out // groups, -1).transpose(-1, -2)  # (G, C_g * K, O_g)
+    cols = _ops().matmul(w, grad_out.reshape(n, groups, c_out // groups, -1))  # (N, G, C_g * K, L)
+    cols = cols.reshape(n, -1, cols.shape[-1])
+    return _conv_ops().Fold.apply(cols, channels=weight.shape[1] * groups, in_hw=tuple(in_hw), kernel=kernel,
+                                  stride=stride, padding=padding, dilation=dilation,
+                                  out_hw=tuple(grad_out.shape[2:]))
+
+
+@_kernel
+def conv2d_backward_weight(x, grad_out, kernel, stride, padding, dilation, groups):
+    """dL/dweight of conv2d: per group, grad_out @ windows^T summed over the batch."""
+    x, grad_out = _tensor(x), _tensor(grad_out)
+    n, c_out = grad_out.shape[:2]
+    cols = _conv_ops().Unfold.apply(x, kernel=tuple(kernel), stride=stride, padding=padding, dilation=dilation,
+                                    out_hw=tuple(grad_out.shape[2:]))
+    cols = cols.reshape(n, groups, -1, cols.shape[-1]).transpose(-1, -2)  # (N, G, L, C_g * K)
+    g = grad_out.reshape(n, groups, c_out // groups, -1)  # (N, G, O_g, L)
+    grad = _ops().matmul(g, cols).sum(dim=0)  # (G, O_g, C_g * K)
+    return grad.reshape(c_out, x.shape[1] // groups, *kernel)
+
+
+def _per_channel(v):
+    """A (C,) vector as (C, 1), to broadcast along the channels of (N, C, L)."""
+    return v.reshape(-1, 1)
+
+
+@_kernel
+def batch_norm(x, weight, bias, mean, var, eps, training):
+    """(out, mean, var) of the array kernel, with ops (statistics in float64)."""
+    wide = _tensor(x).to(np.float64)
+    if training:
+        mean = _ops().mean(wide, dim=(0, 2))
+        var = _ops().mean((wide - _per_channel(mean)) ** 2, dim=(0, 2))
+    invstd = _ops().rsqrt(_tensor(var) + eps)
+    out = (wide - _per_channel(mean)) * _per_channel(invstd * weight) + _per_channel(bias)
+    return out.to(x.dtype), mean, var
+
+
+@_kernel
+def batch_norm_backward(x, grad_out, mean, var, weight, eps, training, want_grad_in):
+    """(grad_in or None, grad_weight, grad_bias) of the array kernel, with ops (in float64)."""
+    invstd = _ops().rsqrt(_tensor(var) + eps)
+    g = _tensor(grad_out).to(np.float64)
+    xhat = (_tensor(x).to(np.float64) - _per_channel(mean)) * _per_channel(invstd)
+    grad_bias = g.sum(dim=(0, 2))
+    grad_weight = (g * xhat).sum(dim=(0, 2))
+    grad_in = None
+    if want_grad_in:
+        if training:
+            count = x.shape[0] * x.shape[2]
+            g = g - _per_channel(grad_bias) / count - xhat * _per_channel(grad_weight / count)
+        grad_in = (g * _per_channel(invstd * weight)).to(x.dtype)
+    return grad_in, grad_weight, grad_bias
