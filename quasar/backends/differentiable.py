@@ -21,6 +21,11 @@ Rules of this namespace:
   would silently cut the graph. The engine reports either as "double backward
   is not supported by this op", never as a wrong answer.
 
+Besides the kernels: ``linear_backward(ctx, grad)`` serves ops that are
+linear in their one input (views, a sort's gather, im2col/col2im, average
+pooling): their backward is the op's transpose, whose own backward is the op
+again (:class:`LinearBackward`), so such an op needs no formula of its own.
+
 This module is not auto-discovered as a backend (its name is neither
 ``compiled*`` nor ``reference*``); the engine activates it per node.
 """
