@@ -21,6 +21,11 @@ Rules of this namespace:
   would silently cut the graph. The engine reports either as "double backward
   is not supported by this op", never as a wrong answer.
 
+Besides the kernels: ``linear_backward(ctx, grad)`` serves ops that are
+linear in their one input (views, a sort's gather, im2col/col2im, average
+pooling): their backward is the op's transpose, whose own backward is the op
+again (:class:`LinearBackward`), so such an op needs no formula of its own.
+
 This module is not auto-discovered as a backend (its name is neither
 ``compiled*`` nor ``reference*``); the engine activates it per node.
 """
@@ -135,10 +140,26 @@ def _unary(name):
     _kernel(kernel)
 
 
-for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum"):
+for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "xlogy"):
     _binary(_name)
-for _name in ("neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sin", "cos", "erf"):
+for _name in ("neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sin", "cos", "erf",
+              "rsqrt", "sinh", "cosh", "exp2", "tan", "log2", "expm1", "log1p", "reciprocal"):
     _unary(_name)
+
+
+def _piecewise_constant(name):
+    """A kernel whose derivative is 0 wherever it exists (rounding, sign): its
+    value enters a gradient formula as a constant, computed on the arrays."""
+
+    def kernel(*args):
+        return getattr(_array_backend(), name)(*[_array(a) if isinstance(a, Tensor) else a for a in args])
+
+    kernel.__name__ = name
+    _kernel(kernel)
+
+
+for _name in ("sign", "trunc", "floor", "ceil", "floor_divide", "round"):
+    _piecewise_constant(_name)
 
 
 def _comparison(name):
@@ -189,6 +210,11 @@ def max(x, axes, keepdims=False):  # noqa: A001
 @_kernel
 def min(x, axes, keepdims=False):  # noqa: A001
     return _ops().amin(x, dim=axes, keepdim=keepdims)
+
+
+@_kernel
+def prod(x, axis, keepdims=False):
+    return _ops().prod(x, dim=axis, keepdim=keepdims)
 
 
 @_kernel
@@ -354,6 +380,24 @@ def scatter_add_flat(values, flat_index, size):
 
 
 @_kernel
+def scatter_reduce_flat(base, positions, values, reduce):
+    """Registered so that backward formulas can count with it on arrays (the
+    array kernel runs then); on tensors the ops compose it themselves."""
+    raise NotDifferentiable(f"scatter_reduce_flat (reduce={reduce!r}) on tensors has no differentiable version")
+
+
+@_kernel
+def max_pool2d_backward(grad_out, indices, in_hw):
+    """Each output's gradient added at its window's winning position: indices
+    (N, C, OH, OW) count within one (H, W) plane, so each plane is offset to
+    its place in the flattened (N, C, H, W) result."""
+    n, c = grad_out.shape[:2]
+    plane = in_hw[0] * in_hw[1]
+    flat = np.asarray(indices, np.int64).reshape(n * c, -1) + (np.arange(n * c, dtype=np.int64) * plane)[:, None]
+    return scatter_add_flat(grad_out, flat, n * c * plane).reshape(n, c, *in_hw)
+
+
+@_kernel
 def prod_backward(x, g, axis):
     """g times the product of the other elements along axis, exact with zeros:
     row k of a (..., n, n) spread is x with x_k replaced by 1, and its product
@@ -368,3 +412,183 @@ def prod_backward(x, g, axis):
     spread = ops.where(np.eye(n, dtype=bool), _const(1, dtype), last.unsqueeze(-2))  # (..., n, n)
     others = ops.prod(spread, dim=-1).transpose(axis, -1)  # back to x's layout
     return g * others
+
+
+def _tensor(x):
+    """x as a Tensor (a constant when it was an ndarray), for the Tensor methods below."""
+    return x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x))
+
+
+def _scan_pairs(n):
+    """The (n, n) mask of pairs (k, i) with i >= k: output i of a scan depends
+    on input k (n^2 memory per slice: double backward only)."""
+    return np.triu(np.ones((n, n), dtype=bool))
+
+
+@_kernel
+def cumprod_backward(x, g, axis):
+    """sum over i >= k of g_i * prod_{j <= i, j != k} x_j, exact with zeros: row k
+    of a (..., n, n) spread is x with x_k replaced by 1, and its running product
+    along the last dim gives every such product at once."""
+    ops = _ops()
+    dtype = _dtype(x, g)
+    x, g = _tensor(x), _tensor(g)
+    last = x.transpose(axis, -1)  # (..., n)
+    n = last.shape[-1]
+    if n == 0:
+        return Tensor._wrap(np.zeros(x.shape, dtype))
+    spread = ops.where(np.eye(n, dtype=bool), _const(1, dtype), last.unsqueeze(-2))  # (..., k, j)
+    products = ops.cumprod(spread, -1)  # (..., k, i)
+    products = ops.where(_scan_pairs(n), products, _const(0, dtype))
+    summed = (products * g.transpose(axis, -1).unsqueeze(-2)).sum(dim=-1)  # (..., k)
+    return summed.transpose(axis, -1)
+
+
+@_kernel
+def logcumsumexp_backward(x, out, g, axis):
+    """sum over i >= k of g_i * exp(x_k - out_i): each exponent is <= 0 (out_i is
+    the log of a sum that holds exp(x_k)), and the pairs i < k get exp(-inf) = 0,
+    whose derivative is 0 too (masking after exp would give 0 * inf there)."""
+    ops = _ops()
+    dtype = _dtype(x, out, g)
+    x, out, g = _tensor(x), _tensor(out), _tensor(g)
+    xs, outs, gs = (t.transpose(axis, -1) for t in (x, out, g))  # (..., n)
+    n = xs.shape[-1]
+    if n == 0:
+        return Tensor._wrap(np.zeros(x.shape, dtype))
+    exponent = ops.where(_scan_pairs(n), xs.unsqueeze(-1) - outs.unsqueeze(-2), _const(-np.inf, dtype))
+    summed = (ops.exp(exponent) * gs.unsqueeze(-2)).sum(dim=-1)  # (..., k)
+    return summed.transpose(axis, -1)
+
+
+# ---------------------------------------------------------------- the backward of a linear op
+
+
+class LinearBackward(Function):
+    """The backward of an op that is linear in its one tensor input (a view, a
+    gather at fixed positions, window extraction, average pooling) as an op of
+    its own. Such an op's backward is the transpose of the op, and the
+    transpose of that is the op again: so this node's forward runs the op's
+    backward (on arrays), and its backward runs the op's forward, as the op
+    itself when the gradient is a Tensor, which differentiates again."""
+
+    @staticmethod
+    def forward(ctx, grad, node):
+        ctx.node = node
+        return type(node).backward(node, grad)
+
+    @staticmethod
+    def backward(ctx, grad):
+        node = ctx.node
+        op, options = type(node), node.__dict__.get("forward_options") or {}
+        if isinstance(grad, Tensor):
+            with _array_kernels():  # the op's forward runs on arrays, as in any forward pass
+                return op.apply(grad, **options)
+        scratch = object.__new__(op)  # forward records its geometry there, unused
+        return np.array(op.forward(scratch, grad, **options))  # a copy: forward may return a view
+
+
+def linear_backward(node, grad):
+    """``node``'s backward applied to the Tensor ``grad``, differentiably (see
+    :class:`LinearBackward`); node's op must be linear in its one input."""
+    with _array_kernels():
+        return LinearBackward.apply(grad, node=node)
+
+
+@contextlib.contextmanager
+def _array_kernels():
+    """The array backend active for a block (as inside a differentiable kernel)."""
+    outer = _local.module
+    _local.module = _local.array_backend
+    try:
+        yield
+    finally:
+        _local.module = outer
+
+
+# ---------------------------------------------------------------- convolutions and batch normalization
+# A convolution is a matrix product with the input's windows (im2col, the
+# conv Unfold op); its input gradient is the transposed product folded back
+# (col2im, the Fold op). Unfold and Fold are each other's backward, so all
+# three kernels differentiate to any order.
+
+
+def _conv_ops():
+    from ..ops import conv
+
+    return conv
+
+
+@_kernel
+def conv2d(x, weight, bias, stride, padding, dilation, groups, out_hw):
+    """(N, C_in, H, W) x (C_out, C_in / groups, KH, KW) -> (N, C_out, OH, OW):
+    per group, weight (O_g, C_g * KH * KW) @ the windows (C_g * KH * KW, OH * OW)."""
+    x, weight = _tensor(x), _tensor(weight)
+    n, c_out = x.shape[0], weight.shape[0]
+    cols = _conv_ops().Unfold.apply(x, kernel=tuple(weight.shape[2:]), stride=stride, padding=padding,
+                                    dilation=dilation, out_hw=out_hw)
+    cols = cols.reshape(n, groups, -1, cols.shape[-1])  # (N, G, C_g * K, L)
+    out = _ops().matmul(weight.reshape(groups, c_out // groups, -1), cols)  # (N, G, O_g, L)
+    out = out.reshape(n, c_out, *out_hw)
+    return out if bias is None else out + _tensor(bias).reshape(-1, 1, 1)
+
+
+@_kernel
+def conv2d_backward_input(grad_out, weight, in_hw, stride, padding, dilation, groups):
+    """The adjoint of conv2d in its input: per group weight^T @ grad_out, folded back."""
+    grad_out, weight = _tensor(grad_out), _tensor(weight)
+    n, c_out = grad_out.shape[:2]
+    kernel = tuple(weight.shape[2:])
+    w = weight.reshape(groups, c_out // groups, -1).transpose(-1, -2)  # (G, C_g * K, O_g)
+    cols = _ops().matmul(w, grad_out.reshape(n, groups, c_out // groups, -1))  # (N, G, C_g * K, L)
+    cols = cols.reshape(n, -1, cols.shape[-1])
+    return _conv_ops().Fold.apply(cols, channels=weight.shape[1] * groups, in_hw=tuple(in_hw), kernel=kernel,
+                                  stride=stride, padding=padding, dilation=dilation,
+                                  out_hw=tuple(grad_out.shape[2:]))
+
+
+@_kernel
+def conv2d_backward_weight(x, grad_out, kernel, stride, padding, dilation, groups):
+    """dL/dweight of conv2d: per group, grad_out @ windows^T summed over the batch."""
+    x, grad_out = _tensor(x), _tensor(grad_out)
+    n, c_out = grad_out.shape[:2]
+    cols = _conv_ops().Unfold.apply(x, kernel=tuple(kernel), stride=stride, padding=padding, dilation=dilation,
+                                    out_hw=tuple(grad_out.shape[2:]))
+    cols = cols.reshape(n, groups, -1, cols.shape[-1]).transpose(-1, -2)  # (N, G, L, C_g * K)
+    g = grad_out.reshape(n, groups, c_out // groups, -1)  # (N, G, O_g, L)
+    grad = _ops().matmul(g, cols).sum(dim=0)  # (G, O_g, C_g * K)
+    return grad.reshape(c_out, x.shape[1] // groups, *kernel)
+
+
+def _per_channel(v):
+    """A (C,) vector as (C, 1), to broadcast along the channels of (N, C, L)."""
+    return v.reshape(-1, 1)
+
+
+@_kernel
+def batch_norm(x, weight, bias, mean, var, eps, training):
+    """(out, mean, var) of the array kernel, with ops (statistics in float64)."""
+    wide = _tensor(x).to(np.float64)
+    if training:
+        mean = _ops().mean(wide, dim=(0, 2))
+        var = _ops().mean((wide - _per_channel(mean)) ** 2, dim=(0, 2))
+    invstd = _ops().rsqrt(_tensor(var) + eps)
+    out = (wide - _per_channel(mean)) * _per_channel(invstd * weight) + _per_channel(bias)
+    return out.to(x.dtype), mean, var
+
+
+@_kernel
+def batch_norm_backward(x, grad_out, mean, var, weight, eps, training, want_grad_in):
+    """(grad_in or None, grad_weight, grad_bias) of the array kernel, with ops (in float64)."""
+    invstd = _ops().rsqrt(_tensor(var) + eps)
+    g = _tensor(grad_out).to(np.float64)
+    xhat = (_tensor(x).to(np.float64) - _per_channel(mean)) * _per_channel(invstd)
+    grad_bias = g.sum(dim=(0, 2))
+    grad_weight = (g * xhat).sum(dim=(0, 2))
+    grad_in = None
+    if want_grad_in:
+        if training:
+            count = x.shape[0] * x.shape[2]
+            g = g - _per_channel(grad_bias) / count - xhat * _per_channel(grad_weight / count)
+        grad_in = (g * _per_channel(invstd * weight)).to(x.dtype)
+    return grad_in, grad_weight, grad_bias

@@ -101,6 +101,13 @@ def permute_dims(x, axes):
     return x.permute(*axes) if isinstance(x, Tensor) else x.transpose(axes)
 
 
+def zeros_for(grad, shape, dtype):
+    """A zero gradient of ``shape``: an ndarray, or a constant Tensor when
+    ``grad`` is one (double backward: a backward must return Tensors there)."""
+    zeros = np.zeros(shape, dtype)
+    return Tensor._wrap(zeros) if isinstance(grad, Tensor) else zeros
+
+
 def keepdim_shape(shape, axes):
     """``shape`` with the reduced ``axes`` kept as size 1: where a reduction's
     result (or its gradient) must be reshaped to broadcast against the input."""

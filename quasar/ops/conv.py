@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 
 from ..autograd import Function, no_grad
+from ..backends.differentiable import linear_backward
 from ..tensor import Tensor
 from .common import backend, require_float
 
@@ -273,6 +274,8 @@ class Unfold(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # double backward: this linear op's transpose, as an op
+            return linear_backward(ctx, grad)
         return backend().col2im(grad, *ctx.geometry)
 
 
@@ -286,6 +289,8 @@ class Fold(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # double backward: this linear op's transpose, as an op
+            return linear_backward(ctx, grad)
         return backend().im2col(grad, *ctx.geometry)
 
 
@@ -423,6 +428,8 @@ class AvgPool2d(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # double backward: this linear op's transpose, as an op
+            return linear_backward(ctx, grad)
         return backend().avg_pool2d_backward(grad, *ctx.options)
 
 
@@ -464,12 +471,15 @@ class BatchNorm(Function):
 
     @staticmethod
     def forward(ctx, x, *affine, has_weight, has_bias, mean, var, eps, training, stats_out):
+        # (double backward replays this on tensors: casts go through _as_dtype, and
+        # a missing weight is kept as None, not as an array of ones)
         channels = x.shape[1]
-        weight = affine[0].astype(np.float64) if has_weight else np.ones(channels)
-        bias = affine[-1].astype(np.float64) if has_bias else np.zeros(channels)
+        weight = _as_dtype(affine[0], np.float64) if has_weight else None
+        bias = _as_dtype(affine[-1], np.float64) if has_bias else np.zeros(channels)
         shape = x.shape
         x3 = x.reshape(shape[0], channels, math.prod(shape[2:]))
-        out, mean, var = backend().batch_norm(x3, weight, bias, mean, var, eps, training)
+        out, mean, var = backend().batch_norm(x3, np.ones(channels) if weight is None else weight, bias, mean, var,
+                                              eps, training)
         ctx.save_for_backward(x)
         ctx.stats = (mean, var, weight, eps, training, has_weight, has_bias)
         stats_out.append((mean, var))  # the batch statistics, for the running averages
@@ -481,14 +491,21 @@ class BatchNorm(Function):
         mean, var, weight, eps, training, has_weight, has_bias = ctx.stats
         x3 = x.reshape(x.shape[:2] + (math.prod(x.shape[2:]),))
         grad_in, grad_weight, grad_bias = backend().batch_norm_backward(
-            x3, grad.reshape(x3.shape), mean, var, weight, eps, training, ctx.needs_input_grad[0]
+            x3, grad.reshape(x3.shape), mean, var, np.ones(x.shape[1]) if weight is None else weight, eps, training,
+            ctx.needs_input_grad[0]
         )
         grads = [None if grad_in is None else grad_in.reshape(x.shape)]
         if has_weight:
-            grads.append(grad_weight.astype(x.dtype))
+            grads.append(_as_dtype(grad_weight, x.dtype))
         if has_bias:
-            grads.append(grad_bias.astype(x.dtype))
+            grads.append(_as_dtype(grad_bias, x.dtype))
         return tuple(grads)
+
+
+def _as_dtype(a, dtype):
+    """a cast to dtype: an ndarray, or a Tensor (differentiably) when forward is
+    replayed or backward runs on tensors for double backward."""
+    return a.to(dtype) if isinstance(a, Tensor) else a.astype(dtype)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
+from ..backends.differentiable import linear_backward
 from ..tensor import Tensor
 from .common import normalize_dim, require_tensor
 from .index import IndexSelect, _index_array, getitem
@@ -253,6 +254,8 @@ class Unfold(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # double backward: this linear op's transpose, as an op
+            return linear_backward(ctx, grad)
         # element j of every window came from positions j, j + step, ...: one strided add per j
         full = np.zeros(ctx.shape, grad.dtype)
         lead = (slice(None),) * ctx.dim
@@ -299,6 +302,8 @@ class Diagonal(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # double backward: this linear op's transpose, as an op
+            return linear_backward(ctx, grad)
         full = np.zeros(ctx.shape, grad.dtype)
         _diagonal_view(full, *ctx.args)[...] = grad
         return full
@@ -329,6 +334,8 @@ class DiagEmbed(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # double backward: this linear op's transpose, as an op
+            return linear_backward(ctx, grad)
         return _diagonal_view(np.ascontiguousarray(grad), *ctx.args).copy()
 
 

@@ -17,7 +17,9 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import FLOATS, backend, broadcast_shape, reduce_to_shape, require_float, tensor_pair
+from .common import (
+    FLOATS, backend, broadcast_shape, expand_to, reduce_to_shape, require_float, tensor_pair, zeros_for,
+)
 from .elementwise import clamp as _clamp_scalar
 from .elementwise import eq, pow
 from .reductions import all as _all
@@ -84,7 +86,7 @@ class Unary(Function):
         x, out = ctx.saved_tensors
         rule = UNARY_GRADIENTS[ctx.op]
         if rule is None:
-            return np.zeros(x.shape, x.dtype)
+            return zeros_for(grad, x.shape, x.dtype)
         return rule(backend(), grad, x, out)
 
     def __repr__(self):  # grad_fn=<TanBackward>, not <UnaryBackward>
@@ -145,7 +147,7 @@ class Round(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return np.zeros(ctx.shape, ctx.dtype)
+        return zeros_for(grad, ctx.shape, ctx.dtype)
 
 
 def round(input, *, decimals=0):
@@ -209,7 +211,7 @@ def _atan2_grads(B, g, a, b, y):
 
 BINARY_GRADIENTS = {
     "atan2": _atan2_grads,
-    "copysign": lambda B, g, a, b, y: (_copysign_grad_a(B, g, a, b, y), np.zeros(b.shape, b.dtype)),
+    "copysign": lambda B, g, a, b, y: (_copysign_grad_a(B, g, a, b, y), zeros_for(g, b.shape, b.dtype)),
     "hypot": lambda B, g, a, b, y: (B.mul(g, B.div(a, y)), B.mul(g, B.div(b, y))),
     "fmod": lambda B, g, a, b, y: (g, B.neg(B.mul(g, B.trunc(B.div(a, b))))),
     "logaddexp": lambda B, g, a, b, y: (
@@ -238,8 +240,8 @@ class Binary(Function):
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
         ga, gb = BINARY_GRADIENTS[ctx.op](backend(), grad, a, b, out)
-        ga = reduce_to_shape(np.broadcast_to(ga, grad.shape), a.shape) if ctx.needs_input_grad[0] else None
-        gb = reduce_to_shape(np.broadcast_to(gb, grad.shape), b.shape) if ctx.needs_input_grad[1] else None
+        ga = reduce_to_shape(expand_to(ga, grad.shape), a.shape) if ctx.needs_input_grad[0] else None
+        gb = reduce_to_shape(expand_to(gb, grad.shape), b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
 
     def __repr__(self):
@@ -289,11 +291,11 @@ class Lerp(Function):
         shape = grad.shape
         grads = [None, None, None]
         if ctx.needs_input_grad[0]:
-            grads[0] = reduce_to_shape(np.broadcast_to(B.mul(grad, B.sub(_c(1, weight), weight)), shape), start.shape)
+            grads[0] = reduce_to_shape(expand_to(B.mul(grad, B.sub(_c(1, weight), weight)), shape), start.shape)
         if ctx.needs_input_grad[1]:
-            grads[1] = reduce_to_shape(np.broadcast_to(B.mul(grad, weight), shape), end.shape)
+            grads[1] = reduce_to_shape(expand_to(B.mul(grad, weight), shape), end.shape)
         if ctx.needs_input_grad[2]:
-            grads[2] = reduce_to_shape(np.broadcast_to(B.mul(grad, B.sub(end, start)), shape), weight.shape)
+            grads[2] = reduce_to_shape(expand_to(B.mul(grad, B.sub(end, start)), shape), weight.shape)
         return tuple(grads)
 
 
@@ -344,17 +346,17 @@ class ClampTensor(Function):
             inside = B.where(B.ge(x, lo), inside, zero)
         if hi is not None:
             inside = B.where(B.le(x, hi), inside, zero)
-        grads = [reduce_to_shape(np.broadcast_to(inside, shape), x.shape) if ctx.needs_input_grad[0] else None]
+        grads = [reduce_to_shape(expand_to(inside, shape), x.shape) if ctx.needs_input_grad[0] else None]
         if lo is not None:
             below = B.where(B.lt(x, lo), grad, zero)
             if hi is not None:
                 below = B.where(B.lt(lo, hi), below, zero)
-            grads.append(reduce_to_shape(np.broadcast_to(below, shape), lo.shape) if ctx.needs_input_grad[1] else None)
+            grads.append(reduce_to_shape(expand_to(below, shape), lo.shape) if ctx.needs_input_grad[1] else None)
         if hi is not None:
             above = B.where(B.gt(x, hi), grad, zero)
             if lo is not None:
                 above = B.where(B.lt(hi, lo), grad, above)
-            grads.append(reduce_to_shape(np.broadcast_to(above, shape), hi.shape) if ctx.needs_input_grad[-1] else None)
+            grads.append(reduce_to_shape(expand_to(above, shape), hi.shape) if ctx.needs_input_grad[-1] else None)
         return tuple(grads)
 
 

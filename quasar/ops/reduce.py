@@ -126,7 +126,8 @@ def evenly_distribute(grad, x, out):
     ``out``: split evenly among the elements equal to it, or among the NaNs
     when it is NaN (PyTorch's ``evenly_distribute_backward``)."""
     B = backend()
-    winners = B.ne(x, x) if np.isnan(out) else B.eq(x, out)
+    value = out.array if isinstance(out, Tensor) else out  # which elements won: a constant
+    winners = B.ne(x, x) if np.isnan(value) else B.eq(x, out)
     zero = np.zeros((), x.dtype)
     count = B.sum(B.where(winners, np.ones((), x.dtype), zero), tuple(range(x.ndim)), False)
     return B.where(winners, B.div(grad, count), zero)

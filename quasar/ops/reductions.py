@@ -16,7 +16,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import backend, keepdim_shape, normalize_dim, normalize_dims, require_float
+from .common import backend, expand_to, keepdim_shape, normalize_dim, normalize_dims, require_float
 from .mathops import NormP, norm, std, var
 from .reduce import amax, amin, evenly_distribute, mean, to_index
 from .shape import reshape
@@ -89,7 +89,7 @@ class NanSum(Function):
         B = backend()
         if not ctx.keepdim:
             grad = grad.reshape(keepdim_shape(x.shape, ctx.axes))
-        return B.where(B.ne(x, x), np.zeros((), x.dtype), np.broadcast_to(grad, x.shape))
+        return B.where(B.ne(x, x), np.zeros((), x.dtype), expand_to(grad, x.shape))
 
 
 def nansum(input, dim=None, keepdim=False):
@@ -243,7 +243,8 @@ class CumExtremum(Function):
         for d, n in enumerate(shape):
             along = index if d == ctx.axis else np.arange(n, dtype=np.int64).reshape((-1,) + (1,) * (len(shape) - d - 1))
             flat = flat + along * int(np.prod(shape[d + 1 :], dtype=np.int64))
-        return backend().scatter_add_flat(np.ascontiguousarray(grad), flat, flat.size).reshape(shape)
+        values = grad if isinstance(grad, Tensor) else np.ascontiguousarray(grad)  # (a Tensor: double backward)
+        return backend().scatter_add_flat(values, flat, flat.size).reshape(shape)
 
 
 def _scan_args(op, x, dim):

@@ -69,6 +69,12 @@ class Scatter(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # double backward: the same rule, with ops
+            flat = grad.reshape(-1)
+            grad_src = flat[ctx.positions].reshape(ctx.src_shape) if ctx.needs_input_grad[1] else None
+            overwritten = _mask_at(grad.shape, ctx.positions)
+            grad_x = backend().where(overwritten, np.zeros((), grad.dtype), grad) if ctx.needs_input_grad[0] else None
+            return grad_x, grad_src
         flat = np.ascontiguousarray(grad).reshape(-1)
         grad_src = flat[ctx.positions].reshape(ctx.src_shape) if ctx.needs_input_grad[1] else None
         grad_x = None
@@ -106,14 +112,18 @@ class ScatterReduce(Function):
             out = out.astype(x.dtype, copy=False)
         ctx.reduce, ctx.include_self, ctx.counts = reduce, include_self, counts
         ctx.pos, ctx.written = pos, written
-        ctx.save_for_backward(x, src, out)
-        return out.reshape(x.shape)
+        out = out.reshape(x.shape)
+        ctx.save_for_backward(x, src, out)  # the result itself: double backward maps it to the output
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         x, src, out = ctx.saved_tensors
+        if isinstance(grad, Tensor):
+            return _scatter_reduce_grads_on_tensors(ctx, grad, x, src, out)
         B = backend()
         pos, reduce = ctx.pos, ctx.reduce
+        out = out.reshape(-1)
         grad = np.ascontiguousarray(grad).reshape(-1)
         x_flat, values = np.ascontiguousarray(x).reshape(-1), np.ascontiguousarray(src).reshape(-1)
         dropped = ctx.written if not ctx.include_self else np.zeros(grad.shape, bool)  # x's values left out
@@ -132,6 +142,53 @@ class ScatterReduce(Function):
             grad_x, grad_at = share * from_x, share[pos] * from_src
         grad_x = np.where(dropped, 0, grad_x).astype(grad.dtype, copy=False).reshape(x.shape)
         return grad_x, grad_at.astype(grad.dtype, copy=False).reshape(src.shape)
+
+
+def _scatter_reduce_grads_on_tensors(ctx, grad, x, src, out):
+    """ScatterReduce's backward in double backward: the same rules, with ops.
+    For amax/amin the gradient is linear in grad with constant coefficients
+    (which elements tie with the result)."""
+    B = backend()
+    pos, reduce = ctx.pos, ctx.reduce
+    flat = grad.reshape(-1)
+    zero = np.zeros((), grad.dtype)
+    if reduce == "sum":
+        grad_x, grad_at = flat, flat[pos]
+    elif reduce == "mean":
+        grad_x = flat / ctx.counts.astype(grad.dtype)
+        grad_at = grad_x[pos]
+    elif reduce == "prod":
+        grad_x, grad_at = _prod_grads_on_tensors(grad, x, src, pos, ctx.include_self)
+    else:
+        x_flat, values, out_flat = x.array.reshape(-1), src.array.reshape(-1), out.array.reshape(-1)
+        dropped = ctx.written if not ctx.include_self else np.zeros(flat.shape, bool)
+        from_x = (_same(x_flat, out_flat) & ~dropped).astype(grad.dtype)
+        from_src = _same(values, out_flat[pos]).astype(grad.dtype)
+        ties = B.scatter_reduce_flat(from_x, pos, from_src, "sum")  # arrays: the array kernel
+        share = flat / ties
+        grad_x, grad_at = share * from_x, share[pos] * from_src
+    if not ctx.include_self:
+        grad_x = B.where(ctx.written, zero, grad_x)
+    return grad_x.reshape(x.shape), grad_at.reshape(src.shape)
+
+
+def _prod_grads_on_tensors(grad, x, src, pos, include_self):
+    """_prod_grads with ops, exact at zeros without division: every product of
+    "the other factors" is a product over a masked (places, values) matrix
+    (memory: x.size * src.size, double backward only)."""
+    from .elementwise import where
+    from .mathops import prod
+
+    flat, values = grad.reshape(-1), src.reshape(-1).reshape(1, -1)
+    one = np.ones((), grad.dtype)
+    at_place = np.arange(flat.shape[0])[:, None] == pos[None, :]  # (places, values)
+    others_of_x = prod(where(at_place, values, one), dim=1)
+    same_place = pos[:, None] == pos[None, :]  # (values, values), each value left out of its own row
+    np.fill_diagonal(same_place, False)
+    others_of_value = prod(where(same_place, values, one), dim=1)
+    if include_self:
+        others_of_value = others_of_value * x.reshape(-1)[pos]
+    return flat * others_of_x, flat[pos] * others_of_value
 
 
 def _prod_grads(B, grad, x_flat, values, out, pos, include_self):

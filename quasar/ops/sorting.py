@@ -20,6 +20,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd import Function
+from ..backends.differentiable import linear_backward
 from ..tensor import Tensor, as_tensor
 from .common import backend, broadcast_shape, normalize_dim, require_tensor
 from .index import IndexSelect, _index_array, _mask_array, getitem, wrap_indices
@@ -42,6 +43,8 @@ class SortedGather(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # double backward: this linear op's transpose, as an op
+            return linear_backward(ctx, grad)
         full = np.zeros(ctx.shape, grad.dtype)  # positions not read (topk, kthvalue) get nothing
         np.put_along_axis(full, ctx.index, grad, ctx.dim)
         return full
