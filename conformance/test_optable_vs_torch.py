@@ -34,7 +34,21 @@ QUASAR_ONLY = {
     "logsumexp all": "logsumexp over every dim without dim=, which PyTorch requires",
     "dropout": "random masks: quasar's generator is not PyTorch's (tests/test_nn.py checks the rule)",
     "dropout p=1": "random masks: quasar's generator is not PyTorch's (tests/test_nn.py checks the rule)",
+    "dropout2d": "random masks: quasar's generator is not PyTorch's",
+    "sdpa dropout": "random masks: quasar's generator is not PyTorch's",
+    "MultiheadAttention dropout": "random masks: quasar's generator is not PyTorch's",
 }
+# Entries that capture quasar modules, masks or statistics when the table is
+# built: the automatic translation cannot turn those into PyTorch's. The same
+# modules and ops are compared with PyTorch in test_modules_vs_torch.py, with
+# PyTorch's own weights loaded through a NumPy state dict.
+BUILT_FROM_QUASAR_OBJECTS = [
+    "GRU 2 layers bidirectional batch_first", "LSTM 2 layers bidirectional", "LSTM zero state no bias", "LSTMCell",
+    "GRUCell", "RNNCell", "MultiheadAttention attn_mask per head", "MultiheadAttention key_padding_mask",
+    "MultiheadAttention kdim vdim", "RNN relu no bias", "RNN tanh 2 layers", "TransformerEncoderLayer",
+    "TransformerEncoderLayer norm_first gelu", "batch_norm eval", "max_unpool2d", "sdpa bool mask", "sdpa float mask",
+]
+QUASAR_ONLY.update({name: "built from quasar objects (see test_modules_vs_torch.py)" for name in BUILT_FROM_QUASAR_OBJECTS})
 # the seed's par_* ops (forced-parallel kernels) exist only in quasar
 QUASAR_ONLY.update({op["name"]: "quasar.parallel's par_* op" for op in importlib.import_module("optable_parallel").OPS})
 
