@@ -108,6 +108,16 @@ def zeros_for(grad, shape, dtype):
     return Tensor._wrap(zeros) if isinstance(grad, Tensor) else zeros
 
 
+def with_reduced_dims(shape, axes, keepdim, *arrays):
+    """A reduction's output and gradient (``arrays``) with the reduced ``axes``
+    put back as size 1, so they broadcast against the input of ``shape``
+    (already so when the reduction kept its dims)."""
+    if keepdim:
+        return arrays
+    kept = keepdim_shape(shape, axes)
+    return tuple(a.reshape(kept) for a in arrays)
+
+
 def keepdim_shape(shape, axes):
     """``shape`` with the reduced ``axes`` kept as size 1: where a reduction's
     result (or its gradient) must be reshaped to broadcast against the input."""

@@ -20,7 +20,9 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import backend, keepdim_shape, normalize_dim, normalize_dims, require_bool, require_float
+from .common import (
+    backend, keepdim_shape, normalize_dim, normalize_dims, require_bool, require_float, with_reduced_dims,
+)
 from .elementwise import abs, ne
 from .reduce import amax, amin, sum
 from .shape import reshape
@@ -52,9 +54,7 @@ class LogSumExp(Function):
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
         B = backend()
-        if not ctx.keepdim:
-            shape = keepdim_shape(x.shape, ctx.axes)
-            out, grad = out.reshape(shape), grad.reshape(shape)
+        out, grad = with_reduced_dims(x.shape, ctx.axes, ctx.keepdim, out, grad)
         # d/dx log(sum(exp(x))) = exp(x) / sum(exp(x)) = exp(x - out): softmax over the dims
         return B.mul(grad, B.exp(B.sub(x, out)))
 
@@ -118,9 +118,7 @@ class Std(Function):
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
         B = backend()
-        if not ctx.keepdim:
-            shape = keepdim_shape(x.shape, ctx.axes)
-            grad, out = grad.reshape(shape), out.reshape(shape)
+        grad, out = with_reduced_dims(x.shape, ctx.axes, ctx.keepdim, grad, out)
         zero = _const(0, grad.dtype)
         # d std = d var / (2 std) = scale * (x - mean) / std, and 0 where std == 0
         per_std = B.where(B.eq(out, zero), zero, B.div(grad, out))
@@ -217,9 +215,7 @@ class Norm2(Function):
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
         B = backend()
-        if not ctx.keepdim:
-            shape = keepdim_shape(x.shape, ctx.axes)
-            out, grad = out.reshape(shape), grad.reshape(shape)
+        out, grad = with_reduced_dims(x.shape, ctx.axes, ctx.keepdim, out, grad)
         # a zero norm means x is all zeros there: divide by 1 instead, the gradient is 0
         safe = B.where(B.eq(out, _const(0, out.dtype)), _const(1, out.dtype), out)
         return B.mul(B.div(grad, safe), x)
@@ -245,9 +241,7 @@ class NormP(Function):
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
         B = backend()
-        if not ctx.keepdim:
-            shape = keepdim_shape(x.shape, ctx.axes)
-            out, grad = out.reshape(shape), grad.reshape(shape)
+        out, grad = with_reduced_dims(x.shape, ctx.axes, ctx.keepdim, out, grad)
         p, zero = ctx.p, _const(0, x.dtype)
         magnitude = B.pow_scalar(B.abs(x), p - 1)
         if p < 1:

@@ -13,7 +13,9 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from ..dtypes import SUPPORTED, SUPPORTED_NAMES
-from .common import FLOATS, backend, expand_to, keepdim_shape, normalize_dims, require_bool, require_float
+from .common import (
+    FLOATS, backend, expand_to, keepdim_shape, normalize_dims, require_bool, require_float, with_reduced_dims,
+)
 from .elementwise import maximum, minimum
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
@@ -95,9 +97,7 @@ class Extremum(Function):
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
         B = backend()
-        if not ctx.keepdim:
-            shape = keepdim_shape(x.shape, ctx.axes)
-            out, grad = out.reshape(shape), grad.reshape(shape)
+        out, grad = with_reduced_dims(x.shape, ctx.axes, ctx.keepdim, out, grad)
         one, zero = np.ones((), x.dtype), np.zeros((), x.dtype)
         mask = B.where(B.eq(x, out), one, zero)
         count = B.sum(mask, ctx.axes, True) if ctx.axes else one
