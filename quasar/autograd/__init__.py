@@ -27,7 +27,10 @@ Backward
 --------
 ``run_backward`` orders the nodes without recursion (an explicit stack), so a
 chain of 100,000 ops is fine, then walks them from the output back, summing
-every gradient that reaches a node before calling its ``backward``.
+every gradient that reaches a node before calling its ``backward``. A leaf's
+``.grad`` is written (and its post-accumulate hooks run) as soon as the last
+edge into it is done, while the walk goes on; callbacks queued with
+``queue_callback`` run once it has ended.
 ``grad`` and ``backward`` (PyTorch's ``torch.autograd`` entry points) build on
 it; ``inputs=`` limits the walk to the nodes that lead to those tensors.
 
@@ -347,9 +350,10 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, inputs=No
     roots: tensors (each with a grad_fn, or a leaf that requires grad);
     seeds: dL/d(root) for each, ndarrays of the roots' shapes (Tensors when
     create_graph, so the gradients computed from them are differentiable).
-    inputs: None accumulates into every reached leaf's ``.grad`` and returns
-    None; a sequence of tensors (leaves or not) returns their gradients (None
-    where unreached) and touches no ``.grad``.
+    inputs: None accumulates into every reached leaf's ``.grad`` (each as
+    soon as its gradient is final) and returns None; a sequence of tensors
+    (leaves or not) returns their gradients (None where unreached) and
+    touches no ``.grad``.
 
     With create_graph every node's backward runs on Tensors (see
     ``_differentiable_backward``), recording a graph of its own.
