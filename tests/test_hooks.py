@@ -106,3 +106,63 @@ def test_optimizer_step_in_backward():
     w.register_post_accumulate_grad_hook(lambda p: (opt.step(), opt.zero_grad()))
     (w * w).sum().backward()
     np.testing.assert_allclose(w.detach().numpy(), [0.8, -0.8])
+
+
+def test_post_accumulate_hook_fires_during_backward():
+    # a is used only next to the output, b only at the start of a long chain:
+    # a's .grad is final before backward reaches the chain's first node, and
+    # its hook fires then (DistributedDataParallel overlaps its all-reduces
+    # with the rest of backward this way); queued callbacks wait for the end
+    a, b = leaf(2.0), leaf(0.5)
+    events = []
+    first = b * 3
+    first.register_hook(lambda g: events.append("first node"))
+    h = first
+    for _ in range(5):
+        h = h.tanh()
+    a.register_post_accumulate_grad_hook(
+        lambda t: (events.append(("a", t.grad.item())), qs.autograd.queue_callback(lambda: events.append("callback")))
+    )
+    b.register_post_accumulate_grad_hook(lambda t: events.append("b"))
+    (h * a).sum().backward()
+    assert events[0] == ("a", pytest.approx(h.item()))
+    assert events[1:] == ["first node", "b", "callback"]
+
+
+class Dropped(qs.Function):
+    """Identity whose backward returns no gradient."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None
+
+
+def test_leaf_final_when_a_node_leading_to_it_gets_no_gradient():
+    # a * 2 receives no gradient (Dropped returns None): its edge into a is
+    # done all the same, so a's hook fires before the chain below b runs
+    a, b = leaf(2.0), leaf(0.5)
+    events = []
+    first = b * 3
+    first.register_hook(lambda g: events.append("first node"))
+    h = first
+    for _ in range(5):
+        h = h.tanh()
+    a.register_post_accumulate_grad_hook(lambda t: events.append(("a", t.grad.item())))
+    (h + (Dropped.apply(a * 2) + a * 4)).sum().backward()
+    assert events == [("a", 4.0), "first node"]
+    assert b.grad is not None
+
+
+def test_gradient_passed_through_is_copied_before_hooks_see_it():
+    # add hands one array to both inputs: a hook that changes a's .grad in
+    # place (as an all-reduce does) must not change what reaches b
+    a, b = leaf(1.0, 1.0), leaf(1.0, 1.0)
+    a.register_post_accumulate_grad_hook(lambda t: t.grad.mul_(10))
+    c = (a + b * 1) * 1  # (not the seed itself reaches add: a fresh array)
+    c.backward(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(a.grad.numpy(), [10.0, 20.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 2.0])

@@ -27,7 +27,10 @@ Backward
 --------
 ``run_backward`` orders the nodes without recursion (an explicit stack), so a
 chain of 100,000 ops is fine, then walks them from the output back, summing
-every gradient that reaches a node before calling its ``backward``.
+every gradient that reaches a node before calling its ``backward``. A leaf's
+``.grad`` is written (and its post-accumulate hooks run) as soon as the last
+edge into it is done, while the walk goes on; callbacks queued with
+``queue_callback`` run once it has ended.
 ``grad`` and ``backward`` (PyTorch's ``torch.autograd`` entry points) build on
 it; ``inputs=`` limits the walk to the nodes that lead to those tensors.
 
@@ -347,9 +350,10 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, inputs=No
     roots: tensors (each with a grad_fn, or a leaf that requires grad);
     seeds: dL/d(root) for each, ndarrays of the roots' shapes (Tensors when
     create_graph, so the gradients computed from them are differentiable).
-    inputs: None accumulates into every reached leaf's ``.grad`` and returns
-    None; a sequence of tensors (leaves or not) returns their gradients (None
-    where unreached) and touches no ``.grad``.
+    inputs: None accumulates into every reached leaf's ``.grad`` (each as
+    soon as its gradient is final) and returns None; a sequence of tensors
+    (leaves or not) returns their gradients (None where unreached) and
+    touches no ``.grad``.
 
     With create_graph every node's backward runs on Tensors (see
     ``_differentiable_backward``), recording a graph of its own.
@@ -368,9 +372,19 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, inputs=No
         target_nodes = {t.grad_fn: None for t in inputs if t.grad_fn is not None}
         target_leaves = {t: None for t in inputs if t.grad_fn is None}
         useful = _nodes_toward(order, target_nodes, target_leaves)
+    pending = shared = None
+    if inputs is None:  # a leaf's .grad is written as soon as its last edge is done (see _leaf_edge_counts)
+        pending = _leaf_edge_counts(order)
+        shared = {id(seed): seed for seed in seeds}
     for node in order:
         g = grads.pop(node, None)
-        if g is None:
+        if g is None:  # no gradient reached this node: its edges into leaves are done, empty
+            if pending is not None:
+                for parent, needed in zip(node.parents, node.needs_input_grad):
+                    if needed and not isinstance(parent, Function):
+                        pending[parent] -= 1
+                        if not pending[parent] and parent in leaf_grads:
+                            _accumulate_now(parent, leaf_grads.pop(parent), shared, create_graph, add)
             continue
         if node.saved is None:
             raise _freed(node)
@@ -394,16 +408,25 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, inputs=No
         if node.input_shapes is not None:  # a user-defined Function: check what it returned
             _check_shapes(node, input_grads)
         for parent, needed, pg in zip(node.parents, node.needs_input_grad, input_grads):
-            if pg is None or not needed:
+            if not needed:
                 continue
             if isinstance(parent, Function):
-                previous = grads.get(parent)
-                grads[parent] = pg if previous is None else add(previous, pg)
-            else:  # a leaf
-                if target_leaves is not None and parent not in target_leaves:
-                    continue
-                previous = leaf_grads.get(parent)
-                leaf_grads[parent] = pg if previous is None else add(previous, pg)
+                if pg is not None:
+                    previous = grads.get(parent)
+                    grads[parent] = pg if previous is None else add(previous, pg)
+            elif pending is None:  # a leaf, for grad() / backward(inputs=): only the targets' are kept
+                if pg is not None and parent in target_leaves:
+                    previous = leaf_grads.get(parent)
+                    leaf_grads[parent] = pg if previous is None else add(previous, pg)
+            else:  # a leaf: its gradient is final once its last edge is done
+                if pg is not None:
+                    previous = leaf_grads.get(parent)
+                    leaf_grads[parent] = pg if previous is None else add(previous, pg)
+                    if pg is g:  # passed through (add): other nodes may still hold this array
+                        shared[id(pg)] = pg
+                pending[parent] -= 1
+                if not pending[parent] and parent in leaf_grads:
+                    _accumulate_now(parent, leaf_grads.pop(parent), shared, create_graph, add)
         if not retain_graph:  # free what this node kept: saved arrays, constant inputs, its options
             node.saved = None  # (a second backward through it now raises)
             if node.saved_output is not None:
@@ -412,8 +435,8 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, inputs=No
             # graph pictures and hooks still see it; a constant input (data) is let go
             node.parents = tuple([p if type(p) is not Tensor or p.requires_grad else None for p in node.parents])
             node.forward_options = None
-    if inputs is None:
-        _accumulate(leaf_grads, seeds, create_graph)
+    if inputs is None:  # left: roots that are leaves, used nowhere in the graph
+        _accumulate(leaf_grads, seeds, create_graph, shared)
         return None
     return [
         (target_nodes.get(t.grad_fn) if t.grad_fn is not None else leaf_grads.get(t)) for t in inputs
@@ -437,42 +460,80 @@ def _retain(kept, g, create_graph):
         kept.grad = Tensor._wrap(g.copy() if kept.grad is None else kept.grad.array + g)
 
 
-def _accumulate(leaf_grads, seeds, create_graph=False):
-    """Add each leaf's summed gradient into its ``.grad``.
+def _leaf_edge_counts(order):
+    """For each leaf that needs a gradient, how many edges of ``order``'s
+    nodes lead into it. backward counts each one down as it is done (a node
+    that got no gradient, or returned None for the leaf, counts too), so a
+    leaf's ``.grad`` and its post-accumulate hooks come as soon as its last
+    contribution arrives, while backward goes on (DistributedDataParallel
+    starts its all-reduces then, overlapping the rest of backward)."""
+    counts = {}
+    for node in order:
+        for parent, needed in zip(node.parents, node.needs_input_grad):
+            if needed and not isinstance(parent, Function):
+                counts[parent] = counts.get(parent, 0) + 1
+    return counts
 
-    Runs the leaf's gradient hooks first (they may replace the gradient) and
-    its post-accumulate hooks once its ``.grad`` is final. Gradients are
-    ndarrays, or Tensors with a graph when create_graph.
+
+def _accumulate_now(leaf, g, shared, create_graph, add):
+    """Accumulate one leaf whose gradient is final, during backward; then its
+    post-accumulate hooks (the callbacks queued wait for the end of backward)."""
+    post = _accumulate_leaf(leaf, g, shared, create_graph, add)
+    if post:
+        for hook in list(post.values()):
+            hook(leaf)
+
+
+def _accumulate_leaf(leaf, g, shared, create_graph, add):
+    """Add one leaf's gradient into its ``.grad``, after its gradient hooks
+    (which may replace it). Returns its post-accumulate hooks (a dict), for
+    the caller to run outside the lock.
+
+    shared: id -> array of the arrays that something else may still hold
+    (the seeds, gradients passed through unchanged, other leaves' ``.grad``):
+    a leaf's ``.grad`` must own its memory, so those are copied. This adds
+    the array it stores.
+    """
+    hooks = getattr(leaf, "_hooks", None)  # a slot left unset on leaves without hooks
+    with _accumulate_lock:  # backwards in several threads may share a leaf: lose no update
+        if hooks is not None and hooks.pre:
+            g = _run_grad_hooks(hooks, g)
+        if create_graph:
+            g = g.to(leaf.array.dtype)
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+        elif leaf.grad is None:
+            if g.dtype != leaf.array.dtype:
+                g = g.astype(leaf.array.dtype)
+            elif id(g) in shared or g.base is not None:
+                g = g.copy()
+            shared[id(g)] = g
+            leaf.grad = Tensor._wrap(g)
+        else:
+            leaf.grad = Tensor._wrap(add(leaf.grad.array, g.astype(leaf.array.dtype, copy=False)))
+    return hooks.post if hooks is not None else None
+
+
+def _accumulate(leaf_grads, seeds, create_graph=False, shared=None):
+    """Add each leaf's summed gradient into its ``.grad``, then run their
+    post-accumulate hooks and the callbacks queued during backward.
+
+    Gradients are ndarrays, or Tensors with a graph when create_graph.
+    shared: as for ``_accumulate_leaf`` (default: the seeds).
     """
     from .. import backends
 
-    B = backends.current()
+    add = backends.current().add
     # Backward functions may hand the same array to several inputs (add passes
     # its gradient through): each leaf must own its .grad, so copy shared ones.
-    stored = {id(seed) for seed in seeds}
+    if shared is None:
+        shared = {id(seed): seed for seed in seeds}
     finished = []
-    with _accumulate_lock:  # backwards in several threads may share a leaf: lose no update
-        for leaf, g in leaf_grads.items():
-            hooks = getattr(leaf, "_hooks", None)  # a slot left unset on leaves without hooks
-            if hooks is not None and hooks.pre:
-                g = _run_grad_hooks(hooks, g)
-            if create_graph:
-                g = g.to(leaf.array.dtype)
-                leaf.grad = g if leaf.grad is None else leaf.grad + g
-            else:
-                if g.dtype != leaf.array.dtype:
-                    g = g.astype(leaf.array.dtype)
-                elif leaf.grad is None and (id(g) in stored or g.base is not None):
-                    g = g.copy()
-                stored.add(id(g))
-                if leaf.grad is None:
-                    leaf.grad = Tensor._wrap(g)
-                else:
-                    leaf.grad = Tensor._wrap(B.add(leaf.grad.array, g))
-            if hooks is not None and hooks.post:
-                finished.append((leaf, hooks))
-    for leaf, hooks in finished:  # outside the lock: a hook may start another backward
-        for hook in list(hooks.post.values()):
+    for leaf, g in leaf_grads.items():
+        post = _accumulate_leaf(leaf, g, shared, create_graph, add)
+        if post:
+            finished.append((leaf, post))
+    for leaf, post in finished:  # outside the lock: a hook may start another backward
+        for hook in list(post.values()):
             hook(leaf)
     _run_queued_callbacks()
 
