@@ -345,6 +345,16 @@ def _nodes_toward(order, target_nodes, target_leaves):
 
 
 def run_backward(roots, seeds, retain_graph=False, create_graph=False, inputs=None):
+    """The backward pass (see _traverse); callbacks queued by its hooks run when
+    it ends, and a backward that fails part way drops them (they belong to it)."""
+    try:
+        return _traverse(roots, seeds, retain_graph, create_graph, inputs)
+    except BaseException:
+        _callbacks.queued = None
+        raise
+
+
+def _traverse(roots, seeds, retain_graph=False, create_graph=False, inputs=None):
     """The backward pass: d(roots)/d(everything) weighted by seeds.
 
     roots: tensors (each with a grad_fn, or a leaf that requires grad);

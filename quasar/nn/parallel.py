@@ -117,6 +117,12 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------ forward
     def forward(self, *args, **kwargs):
+        if self._in_backward:  # the last backward failed part way: finish and drop its reduction
+            for bucket in self._buckets:
+                if bucket.work is not None:
+                    bucket.work.wait()
+                bucket.reset()
+            self._in_backward = False
         if self.broadcast_buffers:
             self._broadcast_buffers()
         return self.module(*args, **kwargs)
