@@ -399,7 +399,7 @@ def cell(int op, tuple arrays, threshold, threads_for):
         raise ValueError(f"cell: unknown op {op}")
     if len(arrays) != len(widths):
         raise ValueError(f"cell: op {op} takes {len(widths)} arrays, got {len(arrays)}")
-    cdef Py_ssize_t rows, H
+    cdef Py_ssize_t rows = 0, H = 0   # set by _cell_arrays (0: gcc cannot see that it raises otherwise)
     cdef int typenum
     typenum_object, checked = _cell_arrays("cell", arrays, widths, &rows, &H)
     typenum = typenum_object
