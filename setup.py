@@ -55,7 +55,9 @@ from setuptools.modified import newer_group
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# Every quasar/*.pyx is one extension module (quasar._elementwise, ...).
+# Every quasar/*.pyx is one extension module. There is one: quasar/_kernels.pyx,
+# which includes the kernel families (quasar/_elementwise.pxi, ...), so the
+# families share one module, one import and one copy of Cython's runtime code.
 KERNEL_MODULES = sorted(
     os.path.splitext(os.path.basename(path))[0]
     for path in glob.glob(os.path.join(HERE, "quasar", "*.pyx"))
@@ -214,7 +216,7 @@ class BuildKernels(build_ext):
             if libmvec:
                 ext.define_macros.append(("QUASAR_LIBMVEC", "1"))
                 ext.libraries += ["mvec", "m"]
-            if libmvec_more:  # read by _libmvec_more.h (only _pointwise includes it)
+            if libmvec_more:  # read by _libmvec_more.h (only _pointwise.pxi includes it)
                 ext.define_macros.append(("QUASAR_LIBMVEC_MORE", "1"))
         self.write_build_info(compile_args, link_args, openmp, libmvec, libmvec_more, native, in_source_tree)
         # setuptools reuses an object file whose .c is older, even when the
@@ -278,6 +280,9 @@ extensions = [
     Extension(
         f"quasar.{module}",
         [f"quasar/{module}.pyx"],
+        # the included families and shared declarations: a change to one rebuilds the module
+        depends=sorted(glob.glob(os.path.join("quasar", "*.pxi")) + glob.glob(os.path.join("quasar", "*.pxd"))
+                       + glob.glob(os.path.join("quasar", "*.h"))),
         include_dirs=[np.get_include(), os.path.join(HERE, "quasar")],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

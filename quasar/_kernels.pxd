@@ -1,7 +1,8 @@
-# Shared building blocks of the kernel modules (_elementwise, _reduce,
-# _rowwise, _optim, _index_kernels). Everything here is ``cdef inline``: it
-# is compiled into each module that cimports it, and the C compiler inlines
-# it, so using a helper costs nothing. All but the thread policy (at the
+# Shared building blocks of the kernel families (_elementwise.pxi,
+# _reduce.pxi, ...), all included into the one module _kernels.pyx, whose
+# declaration file this is: Cython reads it before _kernels.pyx, so every
+# family sees these names without a cimport. Everything here is ``cdef
+# inline``, and the C compiler inlines it, so using a helper costs nothing. All but the thread policy (at the
 # end) are ``noexcept nogil`` helpers of the loops.
 #
 # ``floating`` is Cython's fused type {float, double}: every helper exists
@@ -9,6 +10,7 @@
 
 from cpython.long cimport PyLong_AsLongAndOverflow
 from cython cimport floating
+from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.math cimport (
     exp, expf, log, logf, sqrt, sqrtf, tanh, tanhf, sin, sinf, cos, cosf,
     pow, powf, fabs, fabsf, expm1, expm1f, log1p, log1pf,
@@ -38,6 +40,39 @@ cdef enum:
     # The most dims an array can have (NPY_MAXDIMS in NumPy 2): the size of
     # the per-dim scratch arrays of the kernels that accept any rank.
     MAX_DIMS = 64
+
+    # Elements per parallel block of the index and pointwise families'
+    # elementwise kernels (block_count, block_length below).
+    BLOCK = 4096
+
+
+# Any dtype a tensor may hold (bool arrives viewed as uint8): for kernels that
+# move or compare values without arithmetic (the index and select families).
+ctypedef fused any_value:
+    float
+    double
+    int32_t
+    int64_t
+    uint8_t
+
+
+cdef inline bint is_nan(any_value v) noexcept nogil:
+    """True only for a float NaN. Integers and bools are never NaN, and a
+    self-comparison on them would be a constant the C compiler warns about."""
+    if any_value is float or any_value is double:
+        return v != v
+    else:
+        return False
+
+
+cdef inline Py_ssize_t block_count(Py_ssize_t n) noexcept nogil:
+    """How many BLOCKs cover n elements."""
+    return (n + BLOCK - 1) // BLOCK
+
+
+cdef inline Py_ssize_t block_length(Py_ssize_t b, Py_ssize_t n) noexcept nogil:
+    """The length of block b of n elements (BLOCK but for the last)."""
+    return BLOCK if (b + 1) * BLOCK <= n else n - b * BLOCK
 
 
 # ------------------------------------------------------------------ libm
@@ -164,7 +199,7 @@ cdef inline double sum_lanes(const floating* x, Py_ssize_t n) noexcept nogil:
 
 cdef inline double sum_contiguous(const floating* x, Py_ssize_t n) noexcept nogil:
     """Sum of x[0:n] (IN, contiguous), serially, chunk by chunk: the same bits
-    as the parallel full reduction of _reduce.pyx."""
+    as the parallel full reduction of _reduce.pxi."""
     cdef Py_ssize_t start = 0
     cdef double total = 0.0
     while start < n:

@@ -1,4 +1,4 @@
-/* More of glibc's vector libm, for the pointwise kernels (quasar/_pointwise.pyx).
+/* More of glibc's vector libm, for the pointwise kernels (quasar/_pointwise.pxi).
  *
  * glibc 2.35 added vector variants of tan, the inverse trigonometric and
  * hyperbolic functions, exp2/expm1, log2/log10/log1p, erf, atan2 and hypot

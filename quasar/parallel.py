@@ -52,8 +52,11 @@ import threading
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
+# The kernel module, named here for the OpenMP facts it offers (openmp_enabled,
+# max_threads, num_procs: quasar/_omp.pxi). Importing it loads libgomp, so
+# this is the first import of it (the backends import this module first).
 try:
-    from . import _omp
+    from . import _kernels as _omp
 except ImportError:  # the extension is not built: everything runs serially
     _omp = None
 

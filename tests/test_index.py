@@ -256,7 +256,7 @@ def public_kernels(module):
     )
 
 
-needs_compiled = pytest.mark.skipif(compiled_index is None, reason="quasar._index_kernels is not built")
+needs_compiled = pytest.mark.skipif(compiled_index is None, reason="quasar._kernels is not built")
 
 
 @needs_compiled

@@ -58,7 +58,8 @@ def check_sdist_contents(wheel):
     generated_c = [n for n in names if n.endswith(".c")]
     if generated_c:
         fail(f"{sdists[0]} holds generated C files: {generated_c}")
-    for required in ("LICENSE", "CHANGELOG.md", "setup.py", "quasar/_elementwise.pyx", "quasar/_kernels.pxd"):
+    for required in ("LICENSE", "CHANGELOG.md", "setup.py", "quasar/_kernels.pyx", "quasar/_elementwise.pxi",
+                     "quasar/_kernels.pxd"):
         if required not in names:
             fail(f"{sdists[0]} lacks {required}")
     print(f"check_wheel: {os.path.basename(sdists[0])}: Cython sources, no .c files")

@@ -4,7 +4,7 @@ Same names, signatures, semantics and return conventions as the reference
 (see its docstring). Each wrapper is one kernel call: the kernels check
 their inputs, broadcast, allocate the output and pick the thread count
 themselves. All arithmetic, comparisons, reductions, softmaxes and
-optimizer updates happen in the kernels (``quasar/_*.pyx``); ``matmul`` is
+optimizer updates happen in the kernels (``quasar/_*.pxi``, in ``quasar._kernels``); ``matmul`` is
 NumPy's BLAS on purpose.
 
 The wrappers run on every op, also on 16-element tensors, where the Python
@@ -25,24 +25,21 @@ import math
 import numpy as np
 
 # isort: off
-# parallel first: it configures OpenMP before the kernel modules load it.
+# parallel first: it configures OpenMP before the kernel module loads it.
 # _settings is the calling thread's settings (a threading.local); its
 # .threshold is what threads_for compares with.
 from ..parallel import _settings
 from ..parallel import threads_for as _threads_for
-from .. import _elementwise as _ew
-from .. import _optim
-from .. import _reduce
-from .. import _rowwise
+from .. import _kernels as _k  # the _elementwise, _reduce, _rowwise and _optim families
 # isort: on
 
 name = "compiled"
 
-_binary = _ew.binary
-_unary = _ew.unary
-_compare_kernel = _ew.compare
-_where_kernel = _ew.where
-_reduce_kernel = _reduce.reduce
+_binary = _k.binary
+_unary = _k.unary
+_compare_kernel = _k.compare
+_where_kernel = _k.where
+_reduce_kernel = _k.reduce
 _NAN = math.nan
 
 
@@ -54,15 +51,15 @@ def _codes(enum, names):
 (_ADD, _SUB, _MUL, _DIV, _POW, _MAXIMUM, _MINIMUM, _RELU_BACKWARD, _ABS_BACKWARD,
  _TANH_BACKWARD, _SIGMOID_BACKWARD, _CLAMP_BACKWARD, _POW_SCALAR_BACKWARD,
  _SQUARE_BACKWARD) = _codes(
-    _ew.BinaryOp, "ADD SUB MUL DIV POW MAXIMUM MINIMUM RELU_BACKWARD ABS_BACKWARD "
+    _k.BinaryOp, "ADD SUB MUL DIV POW MAXIMUM MINIMUM RELU_BACKWARD ABS_BACKWARD "
     "TANH_BACKWARD SIGMOID_BACKWARD CLAMP_BACKWARD POW_SCALAR_BACKWARD SQUARE_BACKWARD")
 (_NEG, _EXP, _LOG, _SQRT, _ABS, _TANH, _SIGMOID, _RELU, _SIN, _COS, _CLAMP, _POW_SCALAR,
  _SQUARE) = _codes(
-    _ew.UnaryOp, "NEG EXP LOG SQRT ABS TANH SIGMOID RELU SIN COS CLAMP POW_SCALAR SQUARE")
-_LT, _LE, _GT, _GE, _EQ, _NE = _codes(_ew.CompareOp, "LT LE GT GE EQ NE")
-_SUM, _MAX, _MIN = _codes(_reduce.ReduceOp, "SUM MAX MIN")
+    _k.UnaryOp, "NEG EXP LOG SQRT ABS TANH SIGMOID RELU SIN COS CLAMP POW_SCALAR SQUARE")
+_LT, _LE, _GT, _GE, _EQ, _NE = _codes(_k.CompareOp, "LT LE GT GE EQ NE")
+_SUM, _MAX, _MIN = _codes(_k.ReduceOp, "SUM MAX MIN")
 _SOFTMAX, _LOG_SOFTMAX, _SOFTMAX_BACKWARD, _LOG_SOFTMAX_BACKWARD = _codes(
-    _rowwise.RowOp, "SOFTMAX LOG_SOFTMAX SOFTMAX_BACKWARD LOG_SOFTMAX_BACKWARD")
+    _k.RowOp, "SOFTMAX LOG_SOFTMAX SOFTMAX_BACKWARD LOG_SOFTMAX_BACKWARD")
 
 # How much work one element is, for threads_for, in elements of an add.
 # Measured with benchmarks/crossover.py (the add crossover divided by the
@@ -76,7 +73,7 @@ _REDUCTION_DIVISOR = 4  # the work_divisor of the reductions
 # ---------------------------------------------------------------- binary
 #   _binary(op, a, b, p0, p1, work_per_element, threshold, threads_for)
 #   _unary(op, x, p0, p1, work_per_element, threshold, threads_for)
-# (IN/OUT: see _elementwise.binary and .unary)
+# (IN/OUT: see binary and unary in _elementwise.pxi)
 
 
 def add(a, b):
@@ -263,7 +260,7 @@ def pow_scalar_backward(x, g, p):
 
 
 # ---------------------------------------------------------------- reductions
-# One kernel call does the whole reduction, axes to result (_reduce.reduce).
+# One kernel call does the whole reduction, axes to result (_k.reduce).
 
 
 def sum(x, axes, keepdims=False):
@@ -301,16 +298,16 @@ def matmul(a, b):
 def _softmax_forward(op, x, axis):
     last = x.ndim - 1
     if axis == last:
-        return _rowwise.softmax(op, x, _settings.threshold, _threads_for)
-    out = _rowwise.softmax(op, x.swapaxes(axis, last), _settings.threshold, _threads_for)
+        return _k.softmax(op, x, _settings.threshold, _threads_for)
+    out = _k.softmax(op, x.swapaxes(axis, last), _settings.threshold, _threads_for)
     return out.swapaxes(axis, last)
 
 
 def _softmax_backward(op, y, g, axis):
     last = y.ndim - 1
     if axis == last:
-        return _rowwise.softmax_backward(op, y, g, _settings.threshold, _threads_for)
-    out = _rowwise.softmax_backward(op, y.swapaxes(axis, last), g.swapaxes(axis, last),
+        return _k.softmax_backward(op, y, g, _settings.threshold, _threads_for)
+    out = _k.softmax_backward(op, y.swapaxes(axis, last), g.swapaxes(axis, last),
                                     _settings.threshold, _threads_for)
     return out.swapaxes(axis, last)
 
@@ -339,12 +336,12 @@ def cross_entropy(logits, target):
     logits: (N, C) float; target: (N,) int with 0 <= target < C (IndexError
     otherwise). Returns (loss, lse), both (N,); see reference.cross_entropy.
     """
-    return _rowwise.cross_entropy(logits, target, _settings.threshold, _threads_for)
+    return _k.cross_entropy(logits, target, _settings.threshold, _threads_for)
 
 
 def cross_entropy_backward(logits, target, lse, g):
     """dL/dlogits = g[:, None] * (softmax(logits) - one_hot(target)); (N, C)."""
-    return _rowwise.cross_entropy_backward(logits, target, lse, g, _settings.threshold,
+    return _k.cross_entropy_backward(logits, target, lse, g, _settings.threshold,
                                            _threads_for)
 
 
@@ -357,24 +354,24 @@ def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, 
     """PyTorch's SGD for one parameter, in place on param (and buf). buf is
     the momentum buffer (or None when momentum == 0); first says whether buf
     is still uninitialised."""
-    _optim.sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, first,
+    _k.sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, first,
                     _settings.threshold, _threads_for)
 
 
 def adam_step(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay, decoupled):
     """PyTorch's Adam (decoupled=False) / AdamW (decoupled=True); step >= 1."""
-    _optim.adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled,
+    _k.adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled,
                      1 - beta1**step, 1 - beta2**step, _settings.threshold, _threads_for)
 
 
 def rmsprop_step(param, grad, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum):
     """PyTorch's RMSprop for one parameter, in place on param and its state.
     grad_avg is None unless centered; buf is None unless momentum > 0."""
-    _optim.rmsprop_step(param, grad, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum,
+    _k.rmsprop_step(param, grad, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum,
                         _settings.threshold, _threads_for)
 
 
 def adagrad_step(param, grad, total, clr, eps, weight_decay):
     """PyTorch's Adagrad for one parameter, in place on param and total (the
     running sum of squared gradients); clr is this step's decayed lr."""
-    _optim.adagrad_step(param, grad, total, clr, eps, weight_decay, _settings.threshold, _threads_for)
+    _k.adagrad_step(param, grad, total, clr, eps, weight_decay, _settings.threshold, _threads_for)

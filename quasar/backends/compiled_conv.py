@@ -1,4 +1,4 @@
-"""The convolution family on the Cython kernels of ``quasar/_conv.pyx``.
+"""The convolution family on the Cython kernels of ``quasar/_conv.pxi`` (in the ``quasar._kernels`` module).
 
 Exactly the names, arguments and results of ``reference_conv.py`` (read its
 docstring for the contract). The wrappers make inputs C-contiguous, view
@@ -14,7 +14,7 @@ GEMMs of one row each, so it runs a direct stencil kernel instead.
 
 import numpy as np
 
-from .. import _conv as _k
+from .. import _kernels as _k  # the _conv.pxi family
 from .compiled_index import _threads
 
 name = "compiled"

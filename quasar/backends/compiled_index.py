@@ -1,4 +1,4 @@
-"""The index family on the Cython kernels of ``quasar/_index_kernels.pyx``.
+"""The index family on the Cython kernels of ``quasar/_index.pxi`` (in the ``quasar._kernels`` module).
 
 Exactly the names, arguments and results of ``reference_index.py`` (read its
 docstring for the contract). Each wrapper only moves data: it makes the
@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .. import _index_kernels as _k
+from .. import _kernels as _k  # the _index.pxi family
 
 name = "compiled"
 

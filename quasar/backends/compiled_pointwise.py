@@ -1,4 +1,4 @@
-"""The pointwise family on the Cython kernels of ``quasar/_pointwise.pyx``.
+"""The pointwise family on the Cython kernels of ``quasar/_pointwise.pxi`` (in the ``quasar._kernels`` module).
 
 Exactly the names, arguments and results of ``reference_pointwise.py`` (read
 its docstring for the contract). Each wrapper only moves data: it makes the
@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .. import _pointwise as _k
+from .. import _kernels as _k  # the _pointwise.pxi family
 
 name = "compiled"
 
@@ -36,19 +36,19 @@ def _flat(x):
 
 def _unary(op, x, p0=0.0, p1=0.0):
     out = np.empty(x.shape, x.dtype)
-    _k.unary(op, _flat(x), out.reshape(-1), p0, p1, _threads(out.size))
+    _k.pointwise_unary(op, _flat(x), out.reshape(-1), p0, p1, _threads(out.size))
     return out
 
 
 def _binary(op, a, b):
     shape = np.broadcast_shapes(a.shape, b.shape)
     out = np.empty(shape, a.dtype)
-    _k.binary(op, _flat(np.broadcast_to(a, shape)), _flat(np.broadcast_to(b, shape)), out.reshape(-1),
+    _k.pointwise_binary(op, _flat(np.broadcast_to(a, shape)), _flat(np.broadcast_to(b, shape)), out.reshape(-1),
               _threads(out.size))
     return out
 
 
-_U, _B, _S = _k.UnaryOp, _k.BinaryOp, _k.ScanOp
+_U, _B, _S = _k.PointwiseUnaryOp, _k.PointwiseBinaryOp, _k.ScanOp
 
 
 def tan(x):

@@ -1,5 +1,5 @@
 """The select family on the compiled side: NumPy's sort and searchsorted,
-and the Cython scatter of ``quasar/_select.pyx``.
+and the Cython scatter of ``quasar/_select.pxi`` (in the ``quasar._kernels`` module).
 
 Exactly the names, arguments and results of ``reference_select.py`` (read
 its docstring for the contract). Sorting and binary search call NumPy on
@@ -9,7 +9,7 @@ for them; the reference computes the same results by counting comparisons.
 
 import numpy as np
 
-from .. import _select as _k
+from .. import _kernels as _k  # the _select.pxi family
 
 name = "compiled"
 

@@ -1,4 +1,4 @@
-"""The sequence family on the Cython kernels of ``quasar/_sequence.pyx``.
+"""The sequence family on the Cython kernels of ``quasar/_sequence.pxi`` (in the ``quasar._kernels`` module).
 
 Exactly the names, arguments and results of ``reference_sequence.py`` (read
 its docstring for the contract). The wrappers shape the data for the
@@ -8,7 +8,7 @@ compact mask, a time step's arrays as C-contiguous (B, k*H) blocks.
 
 import numpy as np
 
-from .. import _sequence as _k
+from .. import _kernels as _k  # the _sequence.pxi family
 from ..parallel import _settings
 from ..parallel import threads_for as _threads_for
 

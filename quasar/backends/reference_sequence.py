@@ -1,6 +1,6 @@
 """The sequence family in plain NumPy: attention's masked softmax and the
 LSTM/GRU time-step updates (the contract; ``compiled_sequence.py`` runs the
-same functions on ``quasar/_sequence.pyx``).
+same functions on ``quasar/_sequence.pxi``).
 
 Written for clarity, sharing no code with the kernels. Gate orders are
 PyTorch's: LSTM (i, f, g, o), GRU (r, z, n).

@@ -1,49 +1,45 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Cython kernels of the pointwise family: the rest of the math library
-(tan ... erfinv, atan2 ... xlogy) and the scans along one axis (cumprod,
-cummax/cummin, logcumsumexp) with the backward sweeps that need a kernel.
-
-Two generic kernels serve every elementwise op, driven by an op code (like
-``_elementwise``'s exp/log/tanh): ``unary(op, x, out, p0, p1)`` and
-``binary(op, a, b, out)``. Each switches on the op once per block, outside
-the element loop, so every op gets its own tight loop. The wrappers in
-``quasar/backends/compiled_pointwise.py`` pass C-contiguous 1-D views
-(``binary``'s operands already broadcast to one size); blocks of BLOCK
-elements are the units of ``prange``.
-
-Each op computes in the array's own precision with the C library's float or
-double function (``q_tan`` and friends pick ``tanf`` or ``tan`` at compile
-time), in loops without branches: with glibc's vector libm
-(``_libmvec_more.h``) the compiler turns every such loop into calls of the
-4- or 8-lane variants. Only erfinv and logit, whose loops branch anyway,
-compute in double and round once.
-
-Scan kernels see an array as (outer, n, inner) with the scanned axis in the
-middle, as the index family's cumsum does; each task is one (outer, inner)
-column, so no two threads write the same element, and the order of every
-operation is fixed: the same bits at any thread count.
-"""
+# Cython kernels of the pointwise family: the rest of the math library
+# (tan ... erfinv, atan2 ... xlogy) and the scans along one axis (cumprod,
+# cummax/cummin, logcumsumexp) with the backward sweeps that need a kernel.
+#
+# Two generic kernels serve every elementwise op, driven by an op code (like
+# ``_elementwise``'s exp/log/tanh): ``pointwise_unary(op, x, out, p0, p1)``
+# and ``pointwise_binary(op, a, b, out)``. Each switches on the op once per block, outside
+# the element loop, so every op gets its own tight loop. The wrappers in
+# ``quasar/backends/compiled_pointwise.py`` pass C-contiguous 1-D views
+# (``pointwise_binary``'s operands already broadcast to one size); blocks of BLOCK
+# elements are the units of ``prange``.
+#
+# Each op computes in the array's own precision with the C library's float or
+# double function (``q_tan`` and friends pick ``tanf`` or ``tan`` at compile
+# time), in loops without branches: with glibc's vector libm
+# (``_libmvec_more.h``) the compiler turns every such loop into calls of the
+# 4- or 8-lane variants. Only erfinv and logit, whose loops branch anyway,
+# compute in double and round once.
+#
+# Scan kernels see an array as (outer, n, inner) with the scanned axis in the
+# middle, as the index family's cumsum does; each task is one (outer, inner)
+# column, so no two threads write the same element, and the order of every
+# operation is fixed: the same bits at any thread count.
 
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport (
     INFINITY, NAN, acos, acosf, acosh, acoshf, asin, asinf, asinh, asinhf, atan, atan2, atan2f, atanf,
-    atanh, atanhf, ceil, ceilf, copysign, copysignf, cosh, coshf, erf, exp, exp2, exp2f,
+    atanh, atanhf, ceil, ceilf, copysign, copysignf, cosh, coshf, erf as c_erf, exp, exp2, exp2f,
     fabs, floor, floorf, fmod, fmodf, hypot, hypotf, isinf, isnan, log, log1p, log2, log2f, log10,
     log10f, nearbyint, nearbyintf, sinh, sinhf, sqrt, tan, tanf, trunc, truncf,
 )
 from libc.stdint cimport int64_t
 
-from quasar._kernels cimport q_exp, q_expm1, q_fabs, q_log, q_log1p, q_sqrt
 
 cdef extern from "_libmvec_more.h":
     pass
 
 cdef double LN2 = 0.6931471805599453
-cdef double TWO_OVER_SQRT_PI = 1.1283791670955126
 
 
-cpdef enum UnaryOp:
+cpdef enum PointwiseUnaryOp:
     TAN
     ASIN
     ACOS
@@ -71,7 +67,7 @@ cpdef enum UnaryOp:
     LOGIT             # log(z / (1 - z)), z = x clamped to [p0, 1 - p0] (p0 NaN: no clamp)
 
 
-cpdef enum BinaryOp:
+cpdef enum PointwiseBinaryOp:
     ATAN2
     COPYSIGN
     HYPOT
@@ -86,18 +82,6 @@ cpdef enum ScanOp:
     CUMMAX            # values and indices; ties take the later index, NaN wins (PyTorch)
     CUMMIN
     LOGCUMSUMEXP
-
-
-cdef enum:
-    BLOCK = 4096
-
-
-cdef inline Py_ssize_t block_count(Py_ssize_t n) noexcept nogil:
-    return (n + BLOCK - 1) // BLOCK
-
-
-cdef inline Py_ssize_t block_length(Py_ssize_t b, Py_ssize_t n) noexcept nogil:
-    return BLOCK if (b + 1) * BLOCK <= n else n - b * BLOCK
 
 
 # ---------------------------------------------------------------- libm in the array's precision
@@ -201,8 +185,8 @@ cdef inline double erfinv_double(double y) noexcept nogil:
         p = 1.00167406 + p * w
         p = 2.83297682 + p * w
     x = p * y
-    x = x - (erf(x) - y) / (TWO_OVER_SQRT_PI * exp(-x * x))
-    x = x - (erf(x) - y) / (TWO_OVER_SQRT_PI * exp(-x * x))
+    x = x - (c_erf(x) - y) / (TWO_OVER_SQRT_PI * exp(-x * x))
+    x = x - (c_erf(x) - y) / (TWO_OVER_SQRT_PI * exp(-x * x))
     return x
 
 
@@ -360,17 +344,17 @@ cdef void binary_block(int op, const floating* a, const floating* b, floating* o
             out[i] = nan if v != v else (zero if u == 0 else product)
 
 
-def unary(int op, const floating[::1] x, floating[::1] out, double p0, double p1, int num_threads):
+def pointwise_unary(int op, const floating[::1] x, floating[::1] out, double p0, double p1, int num_threads):
     """out = op(x) elementwise.
 
-    IN  op: a UnaryOp; x (n,); p0, p1: the op's parameters (see UnaryOp), else ignored
+    IN  op: a PointwiseUnaryOp; x (n,); p0, p1: the op's parameters (see PointwiseUnaryOp), else ignored
     OUT out (n,)
     """
     cdef Py_ssize_t b, n = x.shape[0]
     if op < TAN or op > LOGIT:
-        raise ValueError(f"unary: unknown op {op}")
+        raise ValueError(f"pointwise_unary: unknown op {op}")
     if out.shape[0] != n:
-        raise ValueError("unary: x and out differ in size")
+        raise ValueError("pointwise_unary: x and out differ in size")
     if n == 0:
         return
     with nogil:
@@ -382,17 +366,17 @@ def unary(int op, const floating[::1] x, floating[::1] out, double p0, double p1
                 unary_block(op, &x[b * BLOCK], &out[b * BLOCK], block_length(b, n), p0, p1)
 
 
-def binary(int op, const floating[::1] a, const floating[::1] b, floating[::1] out, int num_threads):
+def pointwise_binary(int op, const floating[::1] a, const floating[::1] b, floating[::1] out, int num_threads):
     """out = op(a, b) elementwise.
 
-    IN  op: a BinaryOp; a, b (n,): operands already broadcast to one size
+    IN  op: a PointwiseBinaryOp; a, b (n,): operands already broadcast to one size
     OUT out (n,)
     """
     cdef Py_ssize_t k, n = a.shape[0]
     if op < ATAN2 or op > XLOGY:
-        raise ValueError(f"binary: unknown op {op}")
+        raise ValueError(f"pointwise_binary: unknown op {op}")
     if b.shape[0] != n or out.shape[0] != n:
-        raise ValueError("binary: operands and out differ in size")
+        raise ValueError("pointwise_binary: operands and out differ in size")
     if n == 0:
         return
     with nogil:

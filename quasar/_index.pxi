@@ -1,44 +1,29 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Cython kernels of the index family: scatter-adds, masked fill, running sums
-and products, arg-extrema, logsumexp and four activations.
-
-Each kernel takes C-contiguous typed memoryviews, documents every argument as
-IN or OUT, writes only its OUT argument and releases the GIL. The Python
-wrappers in ``quasar/backends/compiled_index.py`` make the inputs contiguous,
-allocate OUT, flatten shapes to the 1-, 2- or 3-axis views used here, and pick
-``num_threads``. Bounds checks are off: the op layer (``quasar/ops``) has
-validated every index before a kernel runs.
-
-Axis kernels see an array as (outer, n, inner): ``n`` is the axis being
-scanned or reduced, ``outer`` the dims before it and ``inner`` the dims after.
-They share work between threads by (outer row, block of inner columns), so no
-two threads ever write the same element.
-
-With ``num_threads == 1`` a kernel runs a plain loop over the same tasks and
-opens no parallel region: OpenMP would still build a team of one, which costs
-more (~0.4 us) than a kernel on a small tensor takes. So each kernel's body is
-written once, as a task (or block) function, and called from a ``prange``
-loop or from a plain ``range`` loop; the tasks are the same either way, and so
-are the results, bit for bit.
-"""
+# Cython kernels of the index family: scatter-adds, masked fill, running sums
+# and products, arg-extrema, logsumexp and four activations.
+#
+# Each kernel takes C-contiguous typed memoryviews, documents every argument as
+# IN or OUT, writes only its OUT argument and releases the GIL. The Python
+# wrappers in ``quasar/backends/compiled_index.py`` make the inputs contiguous,
+# allocate OUT, flatten shapes to the 1-, 2- or 3-axis views used here, and pick
+# ``num_threads``. Bounds checks are off: the op layer (``quasar/ops``) has
+# validated every index before a kernel runs.
+#
+# Axis kernels see an array as (outer, n, inner): ``n`` is the axis being
+# scanned or reduced, ``outer`` the dims before it and ``inner`` the dims after.
+# They share work between threads by (outer row, block of inner columns), so no
+# two threads ever write the same element.
+#
+# With ``num_threads == 1`` a kernel runs a plain loop over the same tasks and
+# opens no parallel region: OpenMP would still build a team of one, which costs
+# more (~0.4 us) than a kernel on a small tensor takes. So each kernel's body is
+# written once, as a task (or block) function, and called from a ``prange``
+# loop or from a plain ``range`` loop; the tasks are the same either way, and so
+# are the results, bit for bit.
 
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, erf as c_erf, isinf
 from libc.stdint cimport int32_t, int64_t, uint8_t
-
-from quasar._kernels cimport q_exp, q_expm1, q_fabs, q_log, q_log1p
-
-# Any dtype a tensor may hold (bool arrives viewed as uint8): for kernels that
-# move or compare values without arithmetic.
-ctypedef fused any_value:
-    float
-    double
-    int32_t
-    int64_t
-    uint8_t
-
-cdef double TWO_OVER_SQRT_PI = 1.1283791670955126
 
 
 cdef inline Py_ssize_t column_blocks(Py_ssize_t inner, int num_threads) noexcept nogil:
@@ -49,20 +34,11 @@ cdef inline Py_ssize_t column_blocks(Py_ssize_t inner, int num_threads) noexcept
 
 
 # Elementwise kernels (masked_fill, the activations) hand threads blocks of
-# BLOCK elements; each block is a plain loop over raw pointers that loads x[i]
-# into a local before choosing, so the compiler turns the choice into a vector
-# blend instead of a branch (random signs would mispredict half of the
-# branches and make the loop about ten times slower).
-cdef enum:
-    BLOCK = 4096
-
-
-cdef inline Py_ssize_t block_count(Py_ssize_t n) noexcept nogil:
-    return (n + BLOCK - 1) // BLOCK
-
-
-cdef inline Py_ssize_t block_length(Py_ssize_t b, Py_ssize_t n) noexcept nogil:
-    return BLOCK if (b + 1) * BLOCK <= n else n - b * BLOCK
+# BLOCK elements (block_count, block_length: _kernels.pxd); each block is a
+# plain loop over raw pointers that loads x[i] into a local before choosing,
+# so the compiler turns the choice into a vector blend instead of a branch
+# (random signs would mispredict half of the branches and make the loop about
+# ten times slower).
 
 
 # ---------------------------------------------------------------- scatter-adds
@@ -174,15 +150,6 @@ def arg_extreme(const any_value[:, :, ::1] x, int64_t[:, ::1] out, bint largest,
             for task in range(outer * inner):
                 out[task // inner, task % inner] = arg_extreme_along(&x[task // inner, 0, task % inner],
                                                                      n, inner, largest)
-
-
-cdef inline bint is_nan(any_value v) noexcept nogil:
-    """True only for a float NaN. Integers and bools are never NaN, and a
-    self-comparison on them would be a constant the C compiler warns about."""
-    if any_value is float or any_value is double:
-        return v != v
-    else:
-        return False
 
 
 cdef inline int64_t arg_extreme_along(const any_value* x, Py_ssize_t n, Py_ssize_t step, bint largest) noexcept nogil:

@@ -1,17 +1,15 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Row-wise kernels: the softmax family and cross-entropy.
-
-Every kernel here walks C-contiguous rows: the softmax family the last
-axis of its input (the wrapper swaps the softmax axis there), cross-entropy
-the rows of an (N, C) matrix; an input that is not C-contiguous is copied
-first. One row is one unit of work; rows run in parallel, and each row is
-handled by a single thread in a fixed order, so results do not depend on
-the thread count.
-
-Numerical stability: every exp is of ``x - max(row)`` (<= 0), so nothing
-overflows, even for logits of +-1e4. Row sums use the lane scheme of
-``_kernels.sum_contiguous`` (float32 lanes, combined in double).
-"""
+# Row-wise kernels: the softmax family and cross-entropy.
+#
+# Every kernel here walks C-contiguous rows: the softmax family the last
+# axis of its input (the wrapper swaps the softmax axis there), cross-entropy
+# the rows of an (N, C) matrix; an input that is not C-contiguous is copied
+# first. One row is one unit of work; rows run in parallel, and each row is
+# handled by a single thread in a fixed order, so results do not depend on
+# the thread count.
+#
+# Numerical stability: every exp is of ``x - max(row)`` (<= 0), so nothing
+# overflows, even for logits of +-1e4. Row sums use the lane scheme of
+# ``_kernels.sum_contiguous`` (float32 lanes, combined in double).
 
 cimport numpy as cnp
 from cython cimport floating
@@ -19,9 +17,6 @@ from cython.parallel cimport prange
 from libc.math cimport NAN
 from libc.stdint cimport int64_t
 
-from quasar._kernels cimport (
-    q_exp, q_log, max_lanes, sum_contiguous, sum_lanes, dot_lanes, thread_count,
-)
 
 cnp.import_array()
 
@@ -215,20 +210,7 @@ cdef Py_ssize_t _cross_entropy_backward_run(const floating* logits, const int64_
 # not), allocates its outputs and picks its thread count (``thread_count``:
 # the thread policy of _kernels.pxd, with the elements as the work).
 
-cdef cnp.ndarray _c_array(object x, int typenum):
-    """x as a C-contiguous, aligned, native array of typenum (x itself when it is one)."""
-    if (cnp.PyArray_Check(x) and cnp.PyArray_TYPE(<cnp.ndarray>x) == typenum
-            and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>x) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x)):
-        return <cnp.ndarray>x
-    return cnp.PyArray_FROM_OTF(x, typenum, cnp.NPY_ARRAY_CARRAY_RO | cnp.NPY_ARRAY_FORCECAST)
-
-
-cdef int _float_type(cnp.ndarray x) except -1:
-    """x's type number, if it is float32 or float64; else TypeError."""
-    cdef int typenum = cnp.PyArray_TYPE(x)
-    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
-        raise TypeError(f"expected a float32 or float64 array, got {x.dtype}")
-    return typenum
+# _c_array and _float_type: shared with _sequence, defined in _kernels.pyx
 
 
 cdef inline Py_ssize_t _row_length(cnp.ndarray x) noexcept:

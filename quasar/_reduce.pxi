@@ -1,29 +1,27 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Reductions: sum, max and min over any axes of an array.
-
-``reduce``, the entry point, turns any ``axes`` into one or more steps of
-two shapes of problem, on a C-contiguous array (copied first if needed):
-
-* ``_reduce_all``: everything to one number. The array is cut into fixed
-  REDUCE_CHUNK-element chunks; each chunk's partial is computed (in parallel)
-  and the partials are combined *serially in chunk order*. The chunks do not
-  depend on the thread count, so neither does the result: 1, 2 or 16 threads
-  give the same bits.
-* ``_reduce_axis``: x viewed as (outer, n, inner), reduce the middle axis to
-  out (outer, inner). With inner == 1 each output is a contiguous row reduced
-  like ``_reduce_all`` (serially, same chunking), rows in parallel. With
-  inner > 1 a work item is a block of up to INNER_BLOCK output columns of one
-  outer index; it walks the n rows adding each (contiguous) row segment into
-  accumulators, so the inner loop is unit-stride and vectorizes. Each output
-  is computed by exactly one thread in a fixed order: deterministic too.
-
-Sums accumulate float32 in float32 lanes within a chunk and combine chunks
-(and the column accumulators) in double; max/min propagate NaN like NumPy.
-
-``reduce`` also does the bookkeeping (result shape, steps, outputs, thread
-count) in C, and a small reduction never calls back into Python: summing a
-16-element tensor costs about what NumPy's sum does.
-"""
+# Reductions: sum, max and min over any axes of an array.
+#
+# ``reduce``, the entry point, turns any ``axes`` into one or more steps of
+# two shapes of problem, on a C-contiguous array (copied first if needed):
+#
+# * ``_reduce_all``: everything to one number. The array is cut into fixed
+#   REDUCE_CHUNK-element chunks; each chunk's partial is computed (in parallel)
+#   and the partials are combined *serially in chunk order*. The chunks do not
+#   depend on the thread count, so neither does the result: 1, 2 or 16 threads
+#   give the same bits.
+# * ``_reduce_axis``: x viewed as (outer, n, inner), reduce the middle axis to
+#   out (outer, inner). With inner == 1 each output is a contiguous row reduced
+#   like ``_reduce_all`` (serially, same chunking), rows in parallel. With
+#   inner > 1 a work item is a block of up to INNER_BLOCK output columns of one
+#   outer index; it walks the n rows adding each (contiguous) row segment into
+#   accumulators, so the inner loop is unit-stride and vectorizes. Each output
+#   is computed by exactly one thread in a fixed order: deterministic too.
+#
+# Sums accumulate float32 in float32 lanes within a chunk and combine chunks
+# (and the column accumulators) in double; max/min propagate NaN like NumPy.
+#
+# ``reduce`` also does the bookkeeping (result shape, steps, outputs, thread
+# count) in C, and a small reduction never calls back into Python: summing a
+# 16-element tensor costs about what NumPy's sum does.
 
 cimport numpy as cnp
 from cython cimport floating
@@ -31,9 +29,6 @@ from cython.parallel cimport prange
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
 
-from quasar._kernels cimport (
-    MAX_DIMS, REDUCE_CHUNK, thread_count, sum_lanes, max_lanes, min_lanes, pick_max, pick_min,
-)
 
 cnp.import_array()
 

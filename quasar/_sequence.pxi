@@ -1,23 +1,21 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Sequence-model kernels: attention's fused scale + mask + softmax, and the
-fused gate updates of one LSTM or GRU time step.
-
-Attention. The scores ``q @ k^T`` come from BLAS; what follows them is one
-pass per row here: scale, add or apply the mask (or the causal triangle),
-subtract the row max, exponentiate, normalise. Backward is one pass per row
-too: ``scale * P * (dP - sum(dP * P))``. A row is one unit of work; rows run
-in parallel, each on one thread in a fixed order, so the results do not
-depend on the thread count. A row that every key is masked out of gets NaN,
-as the softmax of all ``-inf`` does (PyTorch's math backend does the same).
-
-Recurrent cells. A time step's matrix products are BLAS calls made by the
-op; everything elementwise between them (adding the input and hidden
-projections, the four or three gate nonlinearities, the cell update, the
-new hidden state, and their derivatives) is one kernel call here. The rows of the batch run in
-parallel.
-
-Gate orders are PyTorch's: LSTM (i, f, g, o), GRU (r, z, n).
-"""
+# Sequence-model kernels: attention's fused scale + mask + softmax, and the
+# fused gate updates of one LSTM or GRU time step.
+#
+# Attention. The scores ``q @ k^T`` come from BLAS; what follows them is one
+# pass per row here: scale, add or apply the mask (or the causal triangle),
+# subtract the row max, exponentiate, normalise. Backward is one pass per row
+# too: ``scale * P * (dP - sum(dP * P))``. A row is one unit of work; rows run
+# in parallel, each on one thread in a fixed order, so the results do not
+# depend on the thread count. A row that every key is masked out of gets NaN,
+# as the softmax of all ``-inf`` does (PyTorch's math backend does the same).
+#
+# Recurrent cells. A time step's matrix products are BLAS calls made by the
+# op; everything elementwise between them (adding the input and hidden
+# projections, the four or three gate nonlinearities, the cell update, the
+# new hidden state, and their derivatives) is one kernel call here. The rows of the batch run in
+# parallel.
+#
+# Gate orders are PyTorch's: LSTM (i, f, g, o), GRU (r, z, n).
 
 cimport numpy as cnp
 from cython cimport floating
@@ -25,7 +23,6 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY
 from libc.stdint cimport int64_t
 
-from quasar._kernels cimport q_exp, q_tanh, max_lanes, sum_contiguous, dot_lanes, thread_count
 
 cnp.import_array()
 
@@ -243,19 +240,7 @@ cdef void _cell_run(int op, floating* a, floating* b, floating* c, floating* d, 
 
 # ------------------------------------------------------------------ entry points
 
-cdef cnp.ndarray _c_array(object x, int typenum):
-    """x as a C-contiguous, aligned, native array of typenum (x itself when it is one)."""
-    if (cnp.PyArray_Check(x) and cnp.PyArray_TYPE(<cnp.ndarray>x) == typenum
-            and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>x) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x)):
-        return <cnp.ndarray>x
-    return cnp.PyArray_FROM_OTF(x, typenum, cnp.NPY_ARRAY_CARRAY_RO | cnp.NPY_ARRAY_FORCECAST)
-
-
-cdef int _float_type(cnp.ndarray x) except -1:
-    cdef int typenum = cnp.PyArray_TYPE(x)
-    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
-        raise TypeError(f"expected a float32 or float64 array, got {x.dtype}")
-    return typenum
+# _c_array and _float_type: shared with _rowwise, defined in _kernels.pyx
 
 
 cdef int _check_shape(str op, str name, cnp.ndarray x, tuple shape) except -1:
@@ -372,7 +357,7 @@ cdef tuple _cell_arrays(str op, tuple arrays, tuple widths, Py_ssize_t* rows, Py
     return typenum, checked
 
 
-cdef void* _data(list arrays, Py_ssize_t k):
+cdef void* _data_at(list arrays, Py_ssize_t k):
     return cnp.PyArray_DATA(<cnp.ndarray>arrays[k]) if k < len(arrays) else NULL
 
 
@@ -414,19 +399,19 @@ def cell(int op, tuple arrays, threshold, threads_for):
         raise ValueError(f"cell: unknown op {op}")
     if len(arrays) != len(widths):
         raise ValueError(f"cell: op {op} takes {len(widths)} arrays, got {len(arrays)}")
-    cdef Py_ssize_t rows, H
+    cdef Py_ssize_t rows = 0, H = 0   # set by _cell_arrays (0: gcc cannot see that it raises otherwise)
     cdef int typenum
     typenum_object, checked = _cell_arrays("cell", arrays, widths, &rows, &H)
     typenum = typenum_object
     if rows * H == 0:
         return
     cdef int num_threads = thread_count(rows * H * 8, threshold, threads_for)
-    cdef void* a = _data(checked, 0)
-    cdef void* b = _data(checked, 1)
-    cdef void* c = _data(checked, 2)
-    cdef void* d = _data(checked, 3)
-    cdef void* e = _data(checked, 4)
-    cdef void* f = _data(checked, 5)
+    cdef void* a = _data_at(checked, 0)
+    cdef void* b = _data_at(checked, 1)
+    cdef void* c = _data_at(checked, 2)
+    cdef void* d = _data_at(checked, 3)
+    cdef void* e = _data_at(checked, 4)
+    cdef void* f = _data_at(checked, 5)
     with nogil:
         if typenum == cnp.NPY_FLOAT:
             _cell_run(op, <float*>a, <float*>b, <float*>c, <float*>d, <float*>e, <float*>f, rows, H,

@@ -1,5 +1,6 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""OpenMP facts for ``quasar.parallel`` (the declarations live in _omp.pxd)."""
+# OpenMP facts for ``quasar.parallel`` (the declarations live in _omp.pxd).
+
+from quasar._omp cimport QUASAR_OPENMP_ENABLED, omp_get_max_threads, omp_get_num_procs
 
 
 def openmp_enabled():

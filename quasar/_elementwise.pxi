@@ -1,47 +1,45 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Elementwise kernels: binary arithmetic, comparisons, ``where``, unary maps
-and the fused backward rules of the unary ops.
-
-How an elementwise kernel walks its operands
---------------------------------------------
-The output is always a fresh C-contiguous array, allocated here (of the
-broadcast shape, ``_empty_broadcast``). The inputs may be anything NumPy can
-produce: transposed, sliced with steps (even negative), 0-d, or of a shape
-that broadcasts to the output. Four steps turn that into tight loops:
-
-1. Broadcast (``_build_layout``): align each input's shape to the output's
-   from the right and give it an *element* stride per output dimension, 0
-   where it is broadcast (a size-1 or missing dim). This is exactly what
-   ``np.broadcast_to`` does, computed here in C because it runs on every op.
-2. Coalesce: drop size-1 dims and merge neighbouring dims that every operand
-   steps through evenly (stride[d] == stride[d+1] * shape[d+1]). Two
-   C-contiguous same-shape operands collapse to one dim with stride 1, a
-   broadcast scalar to one dim with stride 0, a (64, 128) + (128,) bias add
-   to two dims.
-3. Split into blocks: the last (coalesced) dim is a "row"; a block is either
-   one CHUNK of a long row or several whole short rows. Blocks are the units
-   of ``prange(schedule='static')``; a block finds its rows' offsets with one
-   unravel and then steps an odometer, so short rows cost no divisions.
-4. Each row runs a 1-D loop specialised by stride pattern: both contiguous
-   (the loop the compiler vectorizes), one side a broadcast scalar, or general
-   strides.
-
-Most calls skip steps 1 and 2: when every operand is C-contiguous with the
-output's shape or a single element, the result of both is known (one row,
-strides 1 or 0), and "the flat fast path" below fills it in directly.
-
-Why ndarrays and raw pointers, not typed memoryviews (here as in _reduce,
-_rowwise and _optim): a memoryview has a fixed number of dimensions, and
-these kernels accept any rank; and acquiring three memoryviews costs ~0.5 us
-per call, more than a whole call costs on a 16-element tensor (~0.2 us,
-about what a NumPy ufunc costs), while reading the data pointer, shape and
-strides of an ndarray costs nanoseconds.
-
-The op arrives as an enum value. ``_binary_row`` and friends switch on it
-once per row, *outside* the element loop, and call a loop that Cython has
-generated for that one op (see "op tags" below): one source, one vectorized
-loop per op and dtype, no per-element dispatch.
-"""
+# Elementwise kernels: binary arithmetic, comparisons, ``where``, unary maps
+# and the fused backward rules of the unary ops.
+#
+# How an elementwise kernel walks its operands
+# --------------------------------------------
+# The output is always a fresh C-contiguous array, allocated here (of the
+# broadcast shape, ``_empty_broadcast``). The inputs may be anything NumPy can
+# produce: transposed, sliced with steps (even negative), 0-d, or of a shape
+# that broadcasts to the output. Four steps turn that into tight loops:
+#
+# 1. Broadcast (``_build_layout``): align each input's shape to the output's
+#    from the right and give it an *element* stride per output dimension, 0
+#    where it is broadcast (a size-1 or missing dim). This is exactly what
+#    ``np.broadcast_to`` does, computed here in C because it runs on every op.
+# 2. Coalesce: drop size-1 dims and merge neighbouring dims that every operand
+#    steps through evenly (stride[d] == stride[d+1] * shape[d+1]). Two
+#    C-contiguous same-shape operands collapse to one dim with stride 1, a
+#    broadcast scalar to one dim with stride 0, a (64, 128) + (128,) bias add
+#    to two dims.
+# 3. Split into blocks: the last (coalesced) dim is a "row"; a block is either
+#    one CHUNK of a long row or several whole short rows. Blocks are the units
+#    of ``prange(schedule='static')``; a block finds its rows' offsets with one
+#    unravel and then steps an odometer, so short rows cost no divisions.
+# 4. Each row runs a 1-D loop specialised by stride pattern: both contiguous
+#    (the loop the compiler vectorizes), one side a broadcast scalar, or general
+#    strides.
+#
+# Most calls skip steps 1 and 2: when every operand is C-contiguous with the
+# output's shape or a single element, the result of both is known (one row,
+# strides 1 or 0), and "the flat fast path" below fills it in directly.
+#
+# Why ndarrays and raw pointers, not typed memoryviews (here as in _reduce,
+# _rowwise and _optim): a memoryview has a fixed number of dimensions, and
+# these kernels accept any rank; and acquiring three memoryviews costs ~0.5 us
+# per call, more than a whole call costs on a 16-element tensor (~0.2 us,
+# about what a NumPy ufunc costs), while reading the data pointer, shape and
+# strides of an ndarray costs nanoseconds.
+#
+# The op arrives as an enum value. ``_binary_row`` and friends switch on it
+# once per row, *outside* the element loop, and call a loop that Cython has
+# generated for that one op (see "op tags" below): one source, one vectorized
+# loop per op and dtype, no per-element dispatch.
 
 cimport numpy as cnp
 from cython cimport floating
@@ -49,10 +47,6 @@ from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.string cimport memcmp
 
-from quasar._kernels cimport (
-    CHUNK, MAX_DIMS, thread_count, q_exp, q_log, q_sqrt, q_tanh, q_sin, q_cos, q_pow, q_fabs,
-    pick_max, pick_min,
-)
 
 cnp.import_array()
 

@@ -1,41 +1,23 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Cython kernels of the select family: the reducing scatter behind
-``scatter``, ``scatter_add``, ``scatter_reduce``, ``index_add`` and
-``index_put(accumulate=True)``.
-
-Sorting and binary search are not here: NumPy's sort (a radix/introsort with
-SIMD paths) and searchsorted are the best kernels there are, and the
-compiled backend calls them (see ``quasar/backends/compiled_select.py``).
-
-The Python wrappers make every argument C-contiguous and flat; the op layer
-(``quasar/ops/scatter.py``) has validated every index, so bounds checks are
-off.
-"""
+# Cython kernels of the select family: the reducing scatter behind
+# ``scatter``, ``scatter_add``, ``scatter_reduce``, ``index_add`` and
+# ``index_put(accumulate=True)``.
+#
+# Sorting and binary search are not here: NumPy's sort (a radix/introsort with
+# SIMD paths) and searchsorted are the best kernels there are, and the
+# compiled backend calls them (see ``quasar/backends/compiled_select.py``).
+#
+# The Python wrappers make every argument C-contiguous and flat; the op layer
+# (``quasar/ops/scatter.py``) has validated every index, so bounds checks are
+# off.
 
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
-# Every dtype a tensor may hold (bool arrives viewed as uint8).
-ctypedef fused any_value:
-    float
-    double
-    int32_t
-    int64_t
-    uint8_t
-
-# the reductions, numbered as the wrapper passes them
+# the reductions, numbered as the wrapper passes them (SCATTER_: _reduce has its own SUM)
 cdef enum:
-    SUM = 0
-    PROD = 1
-    AMAX = 2
-    AMIN = 3
-
-
-cdef inline bint is_nan(any_value v) noexcept nogil:
-    """v != v for the float types; integers are never NaN (and the compiler need not say so)."""
-    if any_value is float or any_value is double:
-        return v != v
-    else:
-        return False
+    SCATTER_SUM = 0
+    SCATTER_PROD = 1
+    SCATTER_AMAX = 2
+    SCATTER_AMIN = 3
 
 
 def scatter_reduce_flat(const any_value[::1] values, const int64_t[::1] flat_index, any_value[::1] out, int reduce):
@@ -52,13 +34,13 @@ def scatter_reduce_flat(const any_value[::1] values, const int64_t[::1] flat_ind
     cdef int64_t p
     cdef any_value v, o
     with nogil:
-        if reduce == SUM:
+        if reduce == SCATTER_SUM:
             for i in range(m):
                 out[flat_index[i]] += values[i]
-        elif reduce == PROD:
+        elif reduce == SCATTER_PROD:
             for i in range(m):
                 out[flat_index[i]] *= values[i]
-        elif reduce == AMAX:
+        elif reduce == SCATTER_AMAX:
             for i in range(m):
                 p = flat_index[i]
                 v = values[i]

@@ -1,22 +1,19 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Optimizer updates: one in-place pass over a parameter and its state.
-
-Each kernel reads grad and the state once and writes param and the state
-once: no temporaries, however many terms the update has (the NumPy reference
-allocates several arrays per step). Elements are independent, so chunks of
-CHUNK elements run in parallel.
-
-The coefficients arrive as Python floats and are cast to the parameter's
-dtype exactly where the NumPy reference's arithmetic does it, so the two
-backends agree to the last bit (see adam_step for the one float64 detour).
-"""
+# Optimizer updates: one in-place pass over a parameter and its state.
+#
+# Each kernel reads grad and the state once and writes param and the state
+# once: no temporaries, however many terms the update has (the NumPy reference
+# allocates several arrays per step). Elements are independent, so chunks of
+# CHUNK elements run in parallel.
+#
+# The coefficients arrive as Python floats and are cast to the parameter's
+# dtype exactly where the NumPy reference's arithmetic does it, so the two
+# backends agree to the last bit (see adam_step for the one float64 detour).
 
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt
 
-from quasar._kernels cimport CHUNK, q_sqrt, thread_count
 
 cnp.import_array()
 
@@ -105,7 +102,7 @@ cdef inline void _adam_item(floating* param, const floating* grad, floating* m, 
 # written back. The thread count: ``thread_count``, the thread policy of
 # _kernels.pxd, with the parameter's elements as the work.
 
-cdef int _float_type(cnp.ndarray param) except -1:
+cdef int _parameter_float_type(cnp.ndarray param) except -1:
     """param's type number, if it is float32 or float64; else TypeError."""
     cdef int typenum = cnp.PyArray_TYPE(param)
     if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
@@ -167,7 +164,7 @@ def sgd_step(cnp.ndarray param not None, grad, cnp.ndarray buf, double lr, doubl
     first        IN      True on the first step (buf is then overwritten with d)
     threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
     """
-    cdef int typenum = _float_type(param)
+    cdef int typenum = _parameter_float_type(param)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
     cdef bint use_momentum = momentum != 0
     if use_momentum and buf is None:
@@ -221,7 +218,7 @@ def adam_step(cnp.ndarray param not None, grad, cnp.ndarray m not None, cnp.ndar
     bias1, bias2 IN      1 - beta1**step and 1 - beta2**step
     threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
     """
-    cdef int typenum = _float_type(param)
+    cdef int typenum = _parameter_float_type(param)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
     cdef double sqrt_bias2 = sqrt(bias2)      # as np.sqrt(bias2): correctly rounded
     cdef cnp.ndarray p = _updatable(param, typenum, n, "param")
@@ -321,7 +318,7 @@ def rmsprop_step(cnp.ndarray param not None, grad, cnp.ndarray square_avg not No
                  IN      the hyper-parameters
     threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
     """
-    cdef int typenum = _float_type(param)
+    cdef int typenum = _parameter_float_type(param)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
     cdef bint use_momentum = momentum != 0
     if use_momentum and buf is None:
@@ -398,7 +395,7 @@ def adagrad_step(cnp.ndarray param not None, grad, cnp.ndarray total not None, d
     eps, weight_decay  IN  the hyper-parameters
     threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
     """
-    cdef int typenum = _float_type(param)
+    cdef int typenum = _parameter_float_type(param)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(param)
     cdef cnp.ndarray p = _updatable(param, typenum, n, "param")
     cdef cnp.ndarray g = _readable(grad, typenum, n, "grad")

@@ -1,24 +1,22 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Cython kernels of the convolution family: im2col/col2im, max and average
-pooling forward and backward, and batch normalization's fused passes.
-
-Each kernel takes C-contiguous typed memoryviews, documents every argument as
-IN or OUT, writes only its OUT arguments and releases the GIL. The wrappers in
-``quasar/backends/compiled_conv.py`` make the inputs contiguous, allocate OUT,
-compute the output sizes and pick ``num_threads``. Bounds checks are off: the
-op layer (``quasar/ops/conv.py``) has validated every size before a kernel runs.
-
-Images are seen as planes: an (N, C, H, W) array is N * C planes of H * W
-values (a 1-D signal is a plane with H = 1). Every kernel hands whole planes
-(or, for batch norm, whole channels) to threads, and each plane is computed
-by one thread in one fixed order, so the results are the same bits on 1 or 16
-threads. With ``num_threads == 1`` a kernel opens no parallel region (a team
-of one costs more than a small kernel takes) and runs the same per-plane code.
-
-Padding is explicit and may be asymmetric (``padding='same'`` with an even
-kernel pads one more after than before): the kernels take the top and left
-widths; the output sizes the wrapper passes already account for the rest.
-"""
+# Cython kernels of the convolution family: im2col/col2im, max and average
+# pooling forward and backward, and batch normalization's fused passes.
+#
+# Each kernel takes C-contiguous typed memoryviews, documents every argument as
+# IN or OUT, writes only its OUT arguments and releases the GIL. The wrappers in
+# ``quasar/backends/compiled_conv.py`` make the inputs contiguous, allocate OUT,
+# compute the output sizes and pick ``num_threads``. Bounds checks are off: the
+# op layer (``quasar/ops/conv.py``) has validated every size before a kernel runs.
+#
+# Images are seen as planes: an (N, C, H, W) array is N * C planes of H * W
+# values (a 1-D signal is a plane with H = 1). Every kernel hands whole planes
+# (or, for batch norm, whole channels) to threads, and each plane is computed
+# by one thread in one fixed order, so the results are the same bits on 1 or 16
+# threads. With ``num_threads == 1`` a kernel opens no parallel region (a team
+# of one costs more than a small kernel takes) and runs the same per-plane code.
+#
+# Padding is explicit and may be asymmetric (``padding='same'`` with an even
+# kernel pads one more after than before): the kernels take the top and left
+# widths; the output sizes the wrapper passes already account for the rest.
 
 from cython cimport floating
 from cython.parallel cimport prange
