@@ -592,3 +592,86 @@ def batch_norm_backward(x, grad_out, mean, var, weight, eps, training, want_grad
             g = g - _per_channel(grad_bias) / count - xhat * _per_channel(grad_weight / count)
         grad_in = (g * _per_channel(invstd * weight)).to(x.dtype)
     return grad_in, grad_weight, grad_bias
+
+
+# ---------------------------------------------------------------- attention
+
+
+@_kernel
+def attention_softmax(scores, mask, scale, causal):
+    """softmax(scale * scores + mask) along the last axis, with ops: a bool mask
+    (True = attend) and the causal mask hide keys with -inf, a float mask is added."""
+    ops = _ops()
+    dtype = _dtype(scores)
+    z = _tensor(scores) * float(scale)
+    if mask is not None and mask.dtype == np.bool_:
+        z = ops.where(mask, z, _const(-np.inf, dtype))
+    elif mask is not None:
+        z = z + _const(mask, dtype)
+    if causal:
+        length, keys = scores.shape[-2:]
+        z = ops.where(np.tril(np.ones((length, keys), dtype=bool)), z, _const(-np.inf, dtype))
+    return ops.softmax(z, -1)
+
+
+@_kernel
+def attention_softmax_backward(probs, grad, scale):
+    """scale * P * (g - sum(g * P)) along the last axis: softmax's backward, scaled."""
+    return softmax_backward(probs, grad, -1) * float(scale)
+
+
+# ---------------------------------------------------------------- recurrent cells
+# The fused gate kernels of quasar/ops/recurrent.py, with ops: the gates are
+# column blocks of one (B, G*H) tensor, each its own slice.
+
+
+def _gates(x, count):
+    """The count column blocks (B, H) of x (B, count*H)."""
+    size = x.shape[1] // count
+    return [x[:, k * size:(k + 1) * size] for k in range(count)]
+
+
+@_kernel
+def lstm_cell(x_gates, h_gates, c_prev):
+    """(acts (B, 4H) = (i, f, g, o) after their nonlinearities, c, h = o * tanh(c))."""
+    ops = _ops()
+    i, f, g, o = _gates(_tensor(x_gates) + _tensor(h_gates), 4)
+    i, f, g, o = ops.sigmoid(i), ops.sigmoid(f), ops.tanh(g), ops.sigmoid(o)
+    c = f * _tensor(c_prev) + i * g
+    return ops.cat([i, f, g, o], 1), c, o * ops.tanh(c)
+
+
+@_kernel
+def lstm_cell_backward(acts, c_prev, c, dh, dc):
+    """(dgates (B, 4H) w.r.t. the pre-activations, dc_prev (B, H))."""
+    ops = _ops()
+    i, f, g, o = _gates(_tensor(acts), 4)
+    c_prev, dh = _tensor(c_prev), _tensor(dh)
+    tanh_c = ops.tanh(_tensor(c))
+    dc = _tensor(dc) + dh * o * (1 - tanh_c * tanh_c)
+    dgates = ops.cat([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
+                      dh * tanh_c * o * (1 - o)], 1)
+    return dgates, dc * f
+
+
+@_kernel
+def gru_cell(gi, gh, h_prev):
+    """(acts (B, 4H) = (r, z, n, gh_n), h = (1 - z) * n + z * h_prev), PyTorch's formula."""
+    ops = _ops()
+    gi_r, gi_z, gi_n = _gates(_tensor(gi), 3)
+    gh_r, gh_z, gh_n = _gates(_tensor(gh), 3)
+    r, z = ops.sigmoid(gi_r + gh_r), ops.sigmoid(gi_z + gh_z)
+    n = ops.tanh(gi_n + r * gh_n)
+    return ops.cat([r, z, n, gh_n], 1), (1 - z) * n + z * _tensor(h_prev)
+
+
+@_kernel
+def gru_cell_backward(acts, h_prev, dh):
+    """(dgi, dgh (B, 3H), dh_direct (B, H)): dL/dh_prev is dh_direct + dgh @ W_hh."""
+    ops = _ops()
+    r, z, n, gh_n = _gates(_tensor(acts), 4)
+    dh = _tensor(dh)
+    dn = dh * (1 - z) * (1 - n * n)
+    dz = dh * (_tensor(h_prev) - n) * z * (1 - z)
+    dr = dn * gh_n * r * (1 - r)
+    return ops.cat([dr, dz, dn], 1), ops.cat([dr, dz, dn * r], 1), dh * z

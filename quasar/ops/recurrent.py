@@ -15,30 +15,54 @@ Shapes: x (T, N, I), h0 and c0 (N, H); weights as PyTorch's
 LSTM (gates i, f, g, o), 3 for GRU (r, z, n), 1 for the plain RNN).
 ``reverse`` runs the steps from T-1 down to 0 (a bidirectional layer's
 second direction); outputs stay in time order.
+
+For double backward (create_graph=True) the same forward and backward run
+on Tensors over the differentiable cell kernels: the per-step buffers are
+then lists, stacked with ops at the end (``_buffer`` / ``_stacked``).
 """
 
 import numpy as np
 
 from ..autograd import Function
+from ..tensor import Tensor
 from .common import backend
+from .join import cat, stack
 
 
 def _steps(T, reverse):
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
-def _previous(stack, first, reverse):
+def _previous(states, first, reverse):
     """For each step t, the state before it: ``first`` at the first step, else
-    ``stack`` at the step before (t-1, or t+1 in reverse); (T, N, H)."""
+    ``states`` at the step before (t-1, or t+1 in reverse); (T, N, H)."""
+    join = cat if isinstance(states, Tensor) else np.concatenate
     if reverse:
-        return np.concatenate([stack[1:], first[None]], axis=0)
-    return np.concatenate([first[None], stack[:-1]], axis=0)
+        return join([states[1:], first[None]], 0)
+    return join([first[None], states[:-1]], 0)
 
 
 def _transposed(weight):
     """weight^T laid out in rows: the time loop multiplies by it T times, and
     BLAS is about twice as fast on a C-contiguous operand as on a transposed view."""
-    return np.ascontiguousarray(weight.T)
+    return weight.T if isinstance(weight, Tensor) else np.ascontiguousarray(weight.T)
+
+
+def _buffer(like, shape, dtype):
+    """Per-step results of shape ``shape`` (T, ...), filled step by step: an
+    array; a list of T tensors when the time loop runs on tensors."""
+    return [None] * shape[0] if isinstance(like, Tensor) else np.empty(shape, dtype)
+
+
+def _stacked(buffer):
+    """A filled ``_buffer`` as one (T, ...) array or tensor."""
+    return stack(buffer) if isinstance(buffer, list) else buffer
+
+
+def _zeros(like):
+    """Zeros of like's shape and dtype (a constant tensor when like is a Tensor)."""
+    zeros = np.zeros(like.shape, like.dtype)
+    return Tensor._wrap(zeros) if isinstance(like, Tensor) else zeros
 
 
 def _input_projection(B, x, w_ih, bias):
@@ -73,15 +97,16 @@ class LSTMLayer(Function):
         H = h0.shape[1]
         projected = _input_projection(B, x, w_ih, B.add(b_ih, b_hh))
         w_hh_t = _transposed(w_hh)
-        out = np.empty((T + 1, N, H), x.dtype)
-        acts = np.empty((T, N, 4 * H), x.dtype)
-        cells = np.empty((T, N, H), x.dtype)
+        out = _buffer(x, (T + 1, N, H), x.dtype)
+        acts = _buffer(x, (T, N, 4 * H), x.dtype)
+        cells = _buffer(x, (T, N, H), x.dtype)
         h, c = h0, c0
         for t in _steps(T, reverse):
             acts[t], c, h = B.lstm_cell(projected[t], B.matmul(h, w_hh_t), c)
             cells[t] = c
             out[t] = h
         out[T] = c
+        out, acts, cells = _stacked(out), _stacked(acts), _stacked(cells)
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, out, acts, cells)
         ctx.reverse = reverse
         return out
@@ -91,8 +116,8 @@ class LSTMLayer(Function):
         x, h0, c0, w_ih, w_hh, out, acts, cells = ctx.saved_tensors
         B = backend()
         T = x.shape[0]
-        dgates = np.empty_like(acts)
-        dh = np.zeros_like(h0)
+        dgates = _buffer(grad, acts.shape, acts.dtype)
+        dh = _zeros(h0)
         dc = grad[T]
         reverse = ctx.reverse
         c_prev_all = _previous(cells, c0, reverse)
@@ -100,6 +125,7 @@ class LSTMLayer(Function):
             dgates[t], dc = B.lstm_cell_backward(acts[t], c_prev_all[t], cells[t], B.add(grad[t], dh), dc)
             dh = B.matmul(dgates[t], w_hh)
         h_prev = _previous(out[:T], h0, reverse)
+        dgates = _stacked(dgates)
         dx, dw_ih, dw_hh, db_ih, db_hh = _input_gradients(B, ctx, x, w_ih, dgates, h_prev, dgates)
         return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh
 
@@ -115,12 +141,13 @@ class GRULayer(Function):
         H = h0.shape[1]
         projected = _input_projection(B, x, w_ih, b_ih)
         w_hh_t = _transposed(w_hh)
-        out = np.empty((T, N, H), x.dtype)
-        acts = np.empty((T, N, 4 * H), x.dtype)
+        out = _buffer(x, (T, N, H), x.dtype)
+        acts = _buffer(x, (T, N, 4 * H), x.dtype)
         h = h0
         for t in _steps(T, reverse):
             acts[t], h = B.gru_cell(projected[t], B.add(B.matmul(h, w_hh_t), b_hh), h)
             out[t] = h
+        out, acts = _stacked(out), _stacked(acts)
         ctx.save_for_backward(x, h0, w_ih, w_hh, out, acts)
         ctx.reverse = reverse
         return out
@@ -132,12 +159,13 @@ class GRULayer(Function):
         T = x.shape[0]
         reverse = ctx.reverse
         h_prev = _previous(out, h0, reverse)
-        d_input = np.empty((T,) + h0.shape[:1] + (3 * h0.shape[1],), x.dtype)
-        d_hidden = np.empty_like(d_input)
-        dh = np.zeros_like(h0)
+        d_input = _buffer(grad, (T, h0.shape[0], 3 * h0.shape[1]), x.dtype)
+        d_hidden = _buffer(grad, (T, h0.shape[0], 3 * h0.shape[1]), x.dtype)
+        dh = _zeros(h0)
         for t in reversed(_steps(T, reverse)):
             d_input[t], d_hidden[t], direct = B.gru_cell_backward(acts[t], h_prev[t], B.add(grad[t], dh))
             dh = B.add(direct, B.matmul(d_hidden[t], w_hh))
+        d_input, d_hidden = _stacked(d_input), _stacked(d_hidden)
         dx, dw_ih, dw_hh, db_ih, db_hh = _input_gradients(B, ctx, x, w_ih, d_input, h_prev, d_hidden)
         return dx, dh, dw_ih, dw_hh, db_ih, db_hh
 
@@ -153,10 +181,11 @@ class RNNLayer(Function):
         projected = _input_projection(B, x, w_ih, B.add(b_ih, b_hh))
         activation = B.tanh if nonlinearity == "tanh" else B.relu
         w_hh_t = _transposed(w_hh)
-        out = np.empty((T,) + h0.shape, x.dtype)
+        out = _buffer(x, (T,) + h0.shape, x.dtype)
         h = h0
         for t in _steps(T, reverse):
             h = out[t] = activation(B.add(projected[t], B.matmul(h, w_hh_t)))
+        out = _stacked(out)
         ctx.save_for_backward(x, h0, w_ih, w_hh, out)
         ctx.reverse, ctx.nonlinearity = reverse, nonlinearity
         return out
@@ -168,11 +197,12 @@ class RNNLayer(Function):
         T = x.shape[0]
         # relu's derivative from its output: h > 0 exactly where the input was > 0
         derivative = B.tanh_backward if ctx.nonlinearity == "tanh" else B.relu_backward
-        d_pre = np.empty(out.shape, x.dtype)
-        dh = np.zeros_like(h0)
+        d_pre = _buffer(grad, out.shape, x.dtype)
+        dh = _zeros(h0)
         for t in reversed(_steps(T, ctx.reverse)):
             d_pre[t] = derivative(out[t], B.add(grad[t], dh))
             dh = B.matmul(d_pre[t], w_hh)
+        d_pre = _stacked(d_pre)
         h_prev = _previous(out, h0, ctx.reverse)
         dx, dw_ih, dw_hh, db_ih, db_hh = _input_gradients(B, ctx, x, w_ih, d_pre, h_prev, d_pre)
         return dx, dh, dw_ih, dw_hh, db_ih, db_hh
