@@ -203,6 +203,25 @@ def _check_tensor(op, tensor):
     return tensor
 
 
+def _check_rank_list(op, name, tensors, like, size):
+    """``tensors`` must be a list of ``size`` tensors (one per rank) of ``like``'s shape and dtype."""
+    if not isinstance(tensors, list) or len(tensors) != size:
+        raise ValueError(f"{op}: {name} must be a list of {size} tensors (one per rank)")
+    for i, t in enumerate(tensors):
+        _check_tensor(op, t)
+        if t.shape != like.shape or t.dtype != like.dtype:
+            raise ValueError(f"{op}: {name}[{i}] has shape {tuple(t.shape)} and dtype {t.dtype}; expected "
+                             f"shape {tuple(like.shape)} and dtype {like.dtype}")
+
+
+def _comm_for(op, group):
+    """The job's communicator; quasar has one process group, so a ``group`` is
+    refused rather than silently ignored."""
+    if group is not None:
+        raise NotImplementedError(f"{op}: process groups other than the default (group=None) are not supported")
+    return _comm(op)
+
+
 def _buffer(array):
     """A C-contiguous array MPI can write into, and how to copy it back into ``array``."""
     if array.flags.c_contiguous and array.flags.writeable:
@@ -245,7 +264,7 @@ def _average(array, size, op):
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Combine ``tensor`` over all ranks, in place, on every rank."""
-    comm = _comm("all_reduce")
+    comm = _comm_for("all_reduce", group)
     _check_tensor("all_reduce", tensor)
     mpi_op = _mpi_op("all_reduce", op)
     array = tensor.array
@@ -262,7 +281,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
 
 def broadcast(tensor, src, group=None, async_op=False):
     """Copy rank ``src``'s ``tensor`` into every rank's ``tensor`` (same shape and dtype)."""
-    comm = _comm("broadcast")
+    comm = _comm_for("broadcast", group)
     _check_tensor("broadcast", tensor)
     if not 0 <= src < comm.Get_size():
         raise ValueError(f"broadcast: src {src} is not a rank of this job (world size {comm.Get_size()})")
@@ -277,16 +296,10 @@ def broadcast(tensor, src, group=None, async_op=False):
 
 def all_gather(tensor_list, tensor, group=None, async_op=False):
     """``tensor_list[r]`` receives rank r's ``tensor`` on every rank."""
-    comm = _comm("all_gather")
+    comm = _comm_for("all_gather", group)
     _check_tensor("all_gather", tensor)
     size = comm.Get_size()
-    if not isinstance(tensor_list, list) or len(tensor_list) != size:
-        raise ValueError(f"all_gather: tensor_list must be a list of {size} tensors (one per rank)")
-    for i, out in enumerate(tensor_list):
-        _check_tensor("all_gather", out)
-        if out.shape != tensor.shape or out.dtype != tensor.dtype:
-            raise ValueError(f"all_gather: tensor_list[{i}] has shape {tuple(out.shape)} and dtype "
-                             f"{out.dtype}; the tensor has shape {tuple(tensor.shape)} and dtype {tensor.dtype}")
+    _check_rank_list("all_gather", "tensor_list", tensor_list, tensor, size)
     send = np.ascontiguousarray(tensor.array)
     gathered = np.empty((size,) + send.shape, dtype=send.dtype)
 
@@ -304,16 +317,10 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
 
 def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
     """Rank r's ``output`` receives the reduction over ranks of ``input_list[r]``."""
-    comm = _comm("reduce_scatter")
+    comm = _comm_for("reduce_scatter", group)
     _check_tensor("reduce_scatter", output)
     size = comm.Get_size()
-    if not isinstance(input_list, list) or len(input_list) != size:
-        raise ValueError(f"reduce_scatter: input_list must be a list of {size} tensors (one per rank)")
-    for i, piece in enumerate(input_list):
-        _check_tensor("reduce_scatter", piece)
-        if piece.shape != output.shape or piece.dtype != output.dtype:
-            raise ValueError(f"reduce_scatter: input_list[{i}] has shape {tuple(piece.shape)} and dtype "
-                             f"{piece.dtype}; output has shape {tuple(output.shape)} and dtype {output.dtype}")
+    _check_rank_list("reduce_scatter", "input_list", input_list, output, size)
     mpi_op = _mpi_op("reduce_scatter", op)
     send = np.stack([np.ascontiguousarray(p.array) for p in input_list]) if input_list else None
     buf, copy_back = _buffer(output.array)

@@ -145,3 +145,7 @@ def test_collectives_need_init():
         qs.nn.parallel.DistributedDataParallel(qs.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="backend"):
         dist.init_process_group("nccl")
+    with pytest.raises(NotImplementedError, match="group"):  # never silently the whole job
+        dist.all_reduce(qs.zeros(2), group=object())
+    with pytest.raises(NotImplementedError, match="process_group"):
+        qs.nn.parallel.DistributedDataParallel(qs.nn.Linear(2, 2), process_group=object())

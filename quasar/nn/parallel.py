@@ -84,8 +84,9 @@ class DistributedDataParallel(Module):
     find_unused_parameters: allow parameters that get no gradient in some
         iteration (they count as zero on that rank); otherwise such a
         parameter is an error at the end of backward, naming it.
-    device_ids, output_device, dim, process_group, gradient_as_bucket_view,
-    static_graph: accepted for PyTorch's signature (CPU, one process group).
+    device_ids, output_device, dim, gradient_as_bucket_view, static_graph:
+    accepted for PyTorch's signature (CPU only); process_group must be None
+    (one process group).
     """
 
     def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
@@ -94,6 +95,9 @@ class DistributedDataParallel(Module):
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: expected a quasar.nn.Module, got {type(module).__name__}")
+        if process_group is not None:
+            raise NotImplementedError("DistributedDataParallel: only the default process group "
+                                      "(process_group=None) is supported")
         if not dist.is_initialized():
             raise RuntimeError("DistributedDataParallel: call quasar.distributed.init_process_group('mpi') first")
         if not (isinstance(bucket_cap_mb, (int, float)) and bucket_cap_mb > 0):
