@@ -37,6 +37,8 @@ import os
 import sys
 import threading
 
+from .autograd import Function  # autograd imports nothing of quasar at load time
+
 # How the kernels' OpenMP workers wait between parallel regions.
 #
 # libgomp reads OMP_WAIT_POLICY / GOMP_SPINCOUNT once, when it is loaded; by
@@ -111,8 +113,6 @@ def _private_runtime():
 # max_threads, num_procs: quasar/_omp.pxi). Importing it loads libgomp, so
 # this is the first import of it (the backends import this module first).
 _omp = _load_kernels()
-
-from .autograd import Function  # autograd imports nothing of quasar at load time
 
 __all__ = [
     "DEFAULT_PARALLEL_THRESHOLD", "ParallelBackward", "ParallelConfig", "config", "current_config",
