@@ -122,8 +122,8 @@ def median_time(fn, min_time=0.05, samples=5, warmup=1):
     return statistics.median(times)
 
 
-def best_time(fn, repeats, warmup=0):
-    """The fastest of ``repeats`` single calls (after ``warmup`` calls): other load only adds time."""
+def call_times(fn, repeats, warmup=0):
+    """Seconds of each of ``repeats`` single calls, after ``warmup`` untimed calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -131,7 +131,12 @@ def best_time(fn, repeats, warmup=0):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return times
+
+
+def best_time(fn, repeats, warmup=0):
+    """The fastest of ``repeats`` single calls (after ``warmup`` calls): other load only adds time."""
+    return min(call_times(fn, repeats, warmup))
 
 
 class Timer:

@@ -150,7 +150,7 @@ def targets(res, add):
         return
     for r in res["rows"]:
         q = ratio(r.get("quasar_s"), r.get("torch_s"))
-        name = f"{'moons' if r['name'].startswith('moons') else 'MLP'} step {r['name']} ≤ PyTorch"
+        name = f"{r['name'] if r['name'].startswith('moons') else 'MLP step ' + r['name']} ≤ PyTorch"
         if q is None:
             add(name, None, "PyTorch not available")
         else:
