@@ -21,6 +21,7 @@ OPS = ["add", "mul", "relu", "exp", "tanh", "sigmoid", "sum"]
 FWD_ARRAYS = {"add": 3, "mul": 3, "relu": 2, "exp": 2, "tanh": 2, "sigmoid": 2, "sum": 1}
 BWD_ARRAYS = {"add": 4, "mul": 6, "relu": 3, "exp": 3, "tanh": 3, "sigmoid": 3, "sum": 1}
 BINARY = {"add", "mul"}
+QUICK_OPS = ["add", "mul", "relu", "sum"]  # --quick: issue 16's ops only
 THREADED_N = 32768  # torch's elementwise grain size: from here on some library may use several threads
 
 
@@ -150,6 +151,7 @@ def copy_roofs(lib, x):
 
 def run(timer, args, lib):
     sizes = [1_000, 1_000_000] if args.quick else [1_000, 100_000, 1_000_000, 16_000_000]
+    ops = QUICK_OPS if args.quick else OPS
     B = libs.qs.backends.current() if lib == "quasar" else None
     rows, roofs = [], []
     for n in sizes:
@@ -159,7 +161,7 @@ def run(timer, args, lib):
         for k, sec in timer.compare(copy_roofs(lib, x), label=f"copy {n:.0e}", threaded=threaded).items():
             roof[k + "_GBs"] = 2 * 4 * n / sec / 1e9
         roofs.append(roof)
-        for op in OPS:
+        for op in ops:
             label = f"kernels {op} {n:.0e}"
             fns = {lib: forward(lib, op, x, y)}
             if B is not None:
