@@ -248,7 +248,7 @@ def openmp_runtimes():
     """The OpenMP runtimes mapped into this process (libgomp, libiomp, ...)."""
     try:
         with open("/proc/self/maps") as f:
-            return sorted(set(re.findall(r"/\S*lib[gi]omp\S*", f.read())))
+            return sorted(set(re.findall(r"/\S*[gi]omp[^/\s]*\.so[^/\s]*", f.read())))
     except OSError:
         return []
 
