@@ -70,6 +70,19 @@ def load(order):
     return libs
 
 
+def imported():
+    """Which of quasar and torch this process has imported, in no particular order."""
+    return [name for name in ("quasar", "torch") if name in sys.modules]
+
+
+def require_only(allowed):
+    """Raise if this process imported quasar or torch outside ``allowed`` (a workload
+    that timed one library must not have pulled in the other)."""
+    extra = set(imported()) - set(allowed)
+    if extra:
+        raise RuntimeError(f"this process was to hold only {sorted(allowed) or 'NumPy'} but imported {sorted(extra)}")
+
+
 def torch_installed():
     import importlib.util
 
@@ -305,7 +318,7 @@ def library_facts():
     """Versions, thread pools and OpenMP runtimes of the libraries loaded in this process."""
     import numpy as np
 
-    facts = {"python": platform.python_version(), "numpy": np.__version__,
+    facts = {"python": platform.python_version(), "numpy": np.__version__, "imported": imported(),
              "openmp_runtimes_mapped": openmp_runtimes(), "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")}
     qs = libs.qs
     if libs.torch is not None:

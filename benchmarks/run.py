@@ -22,6 +22,7 @@ benchmarks/README.md.
 import argparse
 import json
 import os
+import platform
 import sys
 import time
 
@@ -49,6 +50,7 @@ def run_child_workload(args):
     threads = harness.set_threads(args.threads)
     timer = child_timer(args)
     result = WORKLOADS[args.only].run(timer, args, lib)
+    harness.require_only([lib])
     harness.print_result({"result": result, "facts": harness.library_facts(), "threads": threads, "timings": timer.log})
 
 
@@ -110,6 +112,7 @@ def environment(args, facts):
         "date": harness.now(),
         "command": harness.command_line(),
         "cpu": harness.cpu_model(),
+        "os": platform.platform(),
         "cores": harness.usable_cores(),
         "logical_cpus": os.cpu_count(),
         "threads": {"requested": args.threads, **facts.pop("threads", {})},
@@ -146,7 +149,7 @@ def render(env, results):
         "",
         f"- date: {env['date']}",
         f"- command: `{env['command']}`" + (" (quick mode: reduced sizes)" if env["quick"] else ""),
-        f"- CPU: {env['cpu']}; {env['cores']} usable cores ({env['logical_cpus']} logical CPUs)",
+        f"- CPU: {env['cpu']}; {env['cores']} usable cores ({env['logical_cpus']} logical CPUs); {env.get('os', '')}",
         f"- threads: {tc['requested']} for every library in every process (torch.get_num_threads() = "
         f"{tc.get('torch', '-')}, quasar = {tc.get('quasar', '-')}, NumPy's BLAS = {tc.get('blas', '-')})",
         f"- Python {q.get('python') or facts.get('numpy', {}).get('python')}; quasar {q.get('quasar', '?')} "

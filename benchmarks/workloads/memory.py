@@ -10,7 +10,7 @@ import statistics
 
 import numpy as np
 
-from harness import fmt, mib, print_result, run_child, table, torch_installed
+from harness import fmt, mib, print_result, require_only, run_child, table, torch_installed
 
 from .common import module
 from .mlp import MLP
@@ -108,6 +108,7 @@ def child(lib, mode, steps):
                 marks.append((i, _status_kb("VmRSS") * 1024))
         out["marks"] = marks
         out["growth_bytes"] = marks[-1][1] - marks[0][1]
+    require_only([lib])
     print_result(out)
 
 
