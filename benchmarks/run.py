@@ -84,7 +84,7 @@ def measure(name, args, facts, log):
                 facts.setdefault("threads", {}).update(res["configs"][key]["threads"])
         return res
     res = {}
-    libraries = [lib for lib in SPLIT_LIBRARIES if lib != "torch" or harness.torch_installed()]
+    libraries = [lib for lib in getattr(module, "LIBRARIES", SPLIT_LIBRARIES) if lib != "torch" or harness.torch_installed()]
     for lib in libraries:
         argv = [RUN_PY, "--_child", lib, "--only", name, "--threads", str(args.threads), "--gap", str(args.gap),
                 "--wait-quiet", str(args.wait_quiet)] + (["--quick"] if args.quick else [])

@@ -2,6 +2,8 @@
 
 Every module has
     NAME, TITLE            the key in results.json and the report's heading
+    LIBRARIES              (optional) the libraries it times, each in its own process
+                           (default: quasar, numpy, torch)
     run(timer, args, lib)  times ONE library ("quasar", "torch" or "numpy") and
                            returns its part of the results (rows whose columns
                            are named after the library: quasar_s, torch_s, ...),

@@ -11,6 +11,7 @@ from .mlp import MLP
 
 NAME = "hvp"
 TITLE = "7. Hessian-vector product (double backward)"
+LIBRARIES = ("quasar", "torch")  # nothing to time in a NumPy-only process
 
 SIZES, BATCH = (784, 256, 10), 128
 SAMPLE = 64  # values of each parameter's Hv sent to the parent for the cross-library check
@@ -33,8 +34,6 @@ def hvp_function(lib):
 
 
 def run(timer, args, lib):
-    if lib == "numpy":
-        return None
     hvp = hvp_function(lib)
     sample = [to_numpy(h).ravel()[:SAMPLE].tolist() for h in hvp()]
     row = {"arch": "-".join(map(str, SIZES)), "batch": BATCH, f"{lib}_hv_sample": sample,

@@ -15,6 +15,7 @@ from .common import module, set_parameters, tensor
 
 NAME = "mlp"
 TITLE = "4. Training steps: MLP and moons"
+LIBRARIES = ("quasar", "torch")  # nothing to time in a NumPy-only process
 
 SMALL, LARGE = ((784, 256, 256, 10), 128), ((784, 1024, 1024, 10), 512)
 MOONS_SIZES = (2, 16, 16, 1)
@@ -111,8 +112,6 @@ def cases(quick):
 
 
 def run(timer, args, lib):
-    if lib == "numpy":
-        return None
     rows = []
     for name, make in cases(args.quick):
         # the first 3 losses of a fresh model: the report checks both libraries compute the same thing
