@@ -202,7 +202,11 @@ def merge_previous(path, results, env):
         print("(--merge: no previous results.json; writing this run alone)")
         return results, env
     oe = old.get("environment", {})
-    versions = lambda e: {lib: e.get("libraries", {}).get(lib, {}).get(lib) for lib in ("quasar", "numpy", "torch")}  # noqa: E731
+    def versions(e):
+        facts = e.get("libraries", {})
+        numpy = {f.get("numpy") for f in facts.values() if isinstance(f, dict) and f.get("numpy")}
+        return facts.get("quasar", {}).get("quasar"), facts.get("torch", {}).get("torch"), numpy
+
     same = versions(oe) == versions(env) and all(oe.get(k) == env.get(k) for k in ("quick", "cpu")) and \
         oe.get("threads", {}).get("requested") == env["threads"]["requested"]
     if not same:
