@@ -63,13 +63,17 @@ conformance: build $(VENV)/.torch
 demo: build $(VENV)/.examples
 	$(PY) examples/complete_neural_network.py
 
-## bench: quasar side by side with NumPy (and PyTorch if installed); writes benchmarks/RESULTS.md
+## bench: quasar beside NumPy and PyTorch (if installed), each alone in its process and both together in
+## either import order (best of BENCH_PROCS fresh processes); writes benchmarks/RESULTS.md (~10-15 min)
+BENCH_PROCS ?= 5
+BENCH_ARGS ?=
 bench: build
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py --procs $(BENCH_PROCS) $(BENCH_ARGS)
 	$(PY) benchmarks/bench_conv.py
 
+## bench-quick: the same workloads at reduced sizes, one process per configuration; prints only (~1 min)
 bench-quick: build
-	$(PY) benchmarks/run.py --quick
+	$(PY) benchmarks/run.py --quick $(BENCH_ARGS)
 
 ## fuzz: the random-graph differential test (tests/test_fuzz_graphs.py), many graphs from a fresh seed
 FUZZ_EXAMPLES ?= 2000
