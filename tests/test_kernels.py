@@ -544,6 +544,35 @@ def test_softmax_is_stable_for_huge_logits(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_family_on_masked_rows(dtype):
+    # A causal mask (-inf above the diagonal), a row reaching into exp's
+    # subnormal range, a fully masked row (nan, as in PyTorch) and a NaN. The
+    # kernels keep masked lanes off the vector exp's slow path
+    # (_rowwise.pxi: _exp_shifted) but must still give exp's values.
+    n = 40
+    x = random((n, n), dtype, seed=32, low=-3, high=3)
+    x[np.triu_indices(n, 1)] = -np.inf
+    x[5, :30] = np.linspace(0, -110 if dtype == np.float32 else -760, 30)  # exp: normal, subnormal, 0
+    x[7] = -np.inf
+    x[9, 3] = np.nan
+    g = random((n, n), dtype, seed=33)
+    finite_rows = [i for i in range(n) if i not in (7, 9)]
+    for fwd, bwd in [("softmax", "softmax_backward"), ("log_softmax", "log_softmax_backward")]:
+        with np.errstate(invalid="ignore"):
+            y, want = getattr(C, fwd)(x, 1), getattr(R, fwd)(x, 1)
+        assert_same(y, want, exact=False, close=CLOSE[dtype])
+        assert np.isnan(y[[7, 9]]).all() and not np.isnan(y[finite_rows]).any()
+        assert_same(getattr(C, bwd)(y, g, 1), getattr(R, bwd)(y, g, 1), exact=False, close=CLOSE[dtype])
+    probs = C.softmax(x, 1)
+    assert (probs[finite_rows][np.isneginf(x[finite_rows])] == 0).all()
+    subnormal = (probs[5] > 0) & (probs[5] < np.finfo(dtype).tiny)
+    assert subnormal.sum() >= 2  # kept as exp gives them, not flushed to 0
+    exact = np.exp(x[5].astype(np.float64) - x[5].max())
+    smallest = np.finfo(dtype).smallest_subnormal
+    np.testing.assert_allclose(probs[5][subnormal], (exact / exact.sum())[subnormal], rtol=1e-3, atol=2 * smallest)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(8, 5), (1, 1), (0, 3), (500, 130)], ids=str)
 def test_cross_entropy(shape, dtype, mode):
     logits = random(shape, dtype, seed=29, low=-3, high=3)

@@ -172,11 +172,13 @@ def erf_backward(x, g):
 
 def gelu(x):
     """Exact GELU, x * Phi(x): (x / 2) * (1 + erf(x / sqrt 2)), PyTorch's formula."""
-    return (x * 0.5) * (1 + erf(x * (1 / math.sqrt(2))))
+    with np.errstate(invalid="ignore"):  # -inf * 0 is nan, silently, as in the kernel
+        return (x * 0.5) * (1 + erf(x * (1 / math.sqrt(2))))
 
 
 def gelu_backward(x, g):
     """g * (Phi(x) + x * phi(x)), phi the standard normal density exp(-x^2 / 2) / sqrt(2 pi)."""
     cdf = 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
     pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
-    return g * (cdf + x * pdf)
+    with np.errstate(invalid="ignore"):  # +-inf * 0 is nan, silently, as in the kernel
+        return g * (cdf + x * pdf)
