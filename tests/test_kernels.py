@@ -552,7 +552,8 @@ def test_softmax_family_on_masked_rows(dtype):
     n = 40
     x = random((n, n), dtype, seed=32, low=-3, high=3)
     x[np.triu_indices(n, 1)] = -np.inf
-    x[5, :30] = np.linspace(0, -110 if dtype == np.float32 else -760, 30)  # exp: normal, subnormal, 0
+    x[5, 0] = 0  # then exp(x - max): normal, subnormal, 0
+    x[5, 1:30] = np.linspace(-60, -110, 29) if dtype == np.float32 else np.linspace(-650, -760, 29)
     x[7] = -np.inf
     x[9, 3] = np.nan
     g = random((n, n), dtype, seed=33)
