@@ -74,6 +74,23 @@ cdef void _exp_shifted(const floating* x, floating m, floating* out, Py_ssize_t 
                     out[j] = q_exp(d)
 
 
+cdef enum:
+    EXP_BLOCK = 1024        # exps computed into (or from) a stack buffer at a time
+
+
+cdef void _exp_shifted_in_place(floating* x, floating m, Py_ssize_t n) noexcept nogil:
+    """x[j] = exp(x[j] - m), as _exp_shifted (which needs its input intact
+    after its first loop): each block is copied to a stack buffer first."""
+    cdef floating buffer[EXP_BLOCK]
+    cdef Py_ssize_t start = 0, width, j
+    while start < n:
+        width = min(<Py_ssize_t>EXP_BLOCK, n - start)
+        for j in range(width):
+            buffer[j] = x[start + j]
+        _exp_shifted(buffer, m, x + start, width)
+        start += EXP_BLOCK
+
+
 cdef void _softmax_row(const floating* x, floating* out, Py_ssize_t n) noexcept nogil:
     cdef floating m = max_lanes(x, n)
     cdef floating total
@@ -109,10 +126,6 @@ cdef void _log_softmax_backward_row(const floating* y, const floating* g, floati
     _exp_shifted(y, 0, out, n)              # exp(y): -inf where the input was masked
     for j in range(n):
         out[j] = g[j] - out[j] * total
-
-
-cdef enum:
-    EXP_BLOCK = 1024        # exps computed into a stack buffer at a time
 
 
 cdef floating _logsumexp_row(const floating* x, Py_ssize_t n) noexcept nogil:

@@ -574,6 +574,28 @@ def test_softmax_family_on_masked_rows(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_attention_softmax_is_the_softmax_of_the_masked_scores(dtype, mode):
+    # Both kernels exponentiate through _rowwise.pxi's _exp_shifted, so a bool
+    # mask gives the very bits of softmax(where(mask, scale * scores, -inf)):
+    # subnormal probabilities, exact zeros, a fully masked row's NaN.
+    from quasar.backends import compiled_sequence
+
+    rng = np.random.default_rng(34)
+    scores = rng.uniform(-1, 1, (3, 5, 30)).astype(dtype)
+    scores[0, 1, 0] = 0  # the rest, scaled by 0.5 below, reaches exp's subnormal range
+    scores[0, 1, 1:] = np.linspace(-120, -220, 29) if dtype == np.float32 else np.linspace(-1300, -1520, 29)
+    mask = rng.random((5, 30)) > 0.3
+    mask[:, 0] = True
+    mask[3] = False
+    got = compiled_sequence.attention_softmax(scores, mask, 0.5, False)
+    with np.errstate(invalid="ignore"):
+        want = C.softmax(np.where(mask, scores * dtype(0.5), dtype(-np.inf)), 2)
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(got[:, 3]).all() and not np.isnan(got[:, [0, 1, 2, 4]]).any()
+    assert ((got[0, 1] > 0) & (got[0, 1] < np.finfo(dtype).tiny)).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(8, 5), (1, 1), (0, 3), (500, 130)], ids=str)
 def test_cross_entropy(shape, dtype, mode):
     logits = random(shape, dtype, seed=29, low=-3, high=3)
