@@ -39,13 +39,14 @@ cpdef enum RowOp:
 cdef void _exp_shifted(const floating* x, floating m, floating* out, Py_ssize_t n) noexcept nogil:
     """out[j] = exp(x[j] - m), bit for bit, for a row's max m (or 0 for log-probabilities).
 
-    The vector exp is fast only for arguments above ``fast_min``; below it the
-    result is subnormal, or exactly 0 below ``zero_below`` (every -inf). So
-    exp runs on the differences clamped to fast_min, and only a row that had
-    some clamped lane pays a pass that puts 0 there, and, in the rare row
-    with a difference between zero_below and fast_min (a finite logit 87 to
-    104 below the max in float32), a last pass that gives those their
-    subnormal exp. NaN reaches exp and stays NaN.
+    The vector exp is fast only for arguments above about ``fast_min``, near
+    where its result turns subnormal; below ``zero_below`` (every -inf) the
+    result is exactly 0. So exp runs on the differences clamped to fast_min,
+    and only a row that had some clamped lane pays a pass that puts 0 there,
+    and, in the rare row with a difference between zero_below and fast_min
+    (a finite logit 87 to 104 below the max in float32), a last pass that
+    gives those lanes exp of their own difference (the same vectorized call,
+    so the same bits as an unclamped exp). NaN reaches exp and stays NaN.
 
     Three loops, not one: in a single loop gcc sees that a clamped lane's exp
     is discarded and calls exp on the unclamped difference (slow path and all)."""
