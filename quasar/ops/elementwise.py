@@ -155,7 +155,7 @@ def _binary(function, op, integer_kernel):
     Function on floats, or the backend's ``integer_kernel`` on integer and
     bool operands (no gradient; ``None``: true division, ints compute in the
     default float dtype)."""
-    record = function.apply
+    record = function._apply_binary  # apply(a, b), spelled out for two tensors
 
     def apply(a, b):
         # The common case, two float tensors of one dtype and shape, goes straight
