@@ -201,6 +201,7 @@ class Function:
     out_version = None  # the output's version counter, when forward saved its result
     _retained = None  # a weakref to the output, set by retain_grad()
     _hooks = None  # the output tensor's gradient hooks (register_hook on a non-leaf)
+    forward_options = None  # forward's options, when it had some (double backward replays forward)
 
     def save_for_backward(self, *arrays):
         """Keep arrays for backward. If one of them is an input's or the
@@ -337,25 +338,32 @@ def _ndarray_result(ctx, scalar):
 # ---------------------------------------------------------------- backward traversal
 
 
-def _topological_order(root_nodes):
+def _topological_order(root_nodes, leaf_edges=None):
     """Nodes reachable from root_nodes, each after every node that uses it.
 
     Iterative depth-first search: a node is emitted once all its parents'
     nodes have been emitted, then the list is reversed. No recursion.
+    leaf_edges: a dict to fill, on the same walk (it meets each edge once),
+    with the number of edges into each leaf that needs a gradient (see
+    ``_traverse``).
     """
     order, visited = [], set()
+    count_leaves = leaf_edges is not None
     for root in root_nodes:
         if root in visited:
             continue
         visited.add(root)
-        stack = [(root, iter(root.parents))]
+        stack = [(root, zip(root.parents, root.needs_input_grad))]
         while stack:
-            node, children = stack[-1]
-            for child in children:
-                if child not in visited and isinstance(child, Function):  # (not a leaf)
-                    visited.add(child)
-                    stack.append((child, iter(child.parents)))
-                    break
+            node, edges = stack[-1]
+            for parent, needed in edges:
+                if isinstance(parent, Function):
+                    if parent not in visited:
+                        visited.add(parent)
+                        stack.append((parent, zip(parent.parents, parent.needs_input_grad)))
+                        break
+                elif needed and count_leaves:
+                    leaf_edges[parent] = leaf_edges.get(parent, 0) + 1
             else:
                 stack.pop()
                 order.append(node)
@@ -416,15 +424,22 @@ def _traverse(roots, seeds, retain_graph=False, create_graph=False, inputs=None)
     for root, seed in zip(roots, seeds):
         table, key = (leaf_grads, root) if root.grad_fn is None else (grads, root.grad_fn)
         table[key] = seed if key not in table else add(table[key], seed)
-    order = _topological_order(grads)
+    # pending: for each leaf that needs a gradient, how many edges into it are
+    # still to be done. backward counts each one down as it is done (a node
+    # that got no gradient, or returned None for the leaf, counts too), so a
+    # leaf's ``.grad`` and its post-accumulate hooks come as soon as its last
+    # contribution arrives, while backward goes on (DistributedDataParallel
+    # starts its all-reduces then, overlapping the rest of backward).
+    # grad() and backward(inputs=) write no .grad and count nothing.
+    pending = {} if inputs is None else None
+    order = _topological_order(grads, pending)
     target_nodes = target_leaves = useful = None
     if inputs is not None:
         target_nodes = {t.grad_fn: None for t in inputs if t.grad_fn is not None}
         target_leaves = {t: None for t in inputs if t.grad_fn is None}
         useful = _nodes_toward(order, target_nodes, target_leaves)
-    pending = shared = None
-    if inputs is None:  # a leaf's .grad is written as soon as its last edge is done (see _leaf_edge_counts)
-        pending = _leaf_edge_counts(order)
+    shared = None
+    if inputs is None:
         shared = {id(seed): seed for seed in seeds}
     for node in order:
         g = grads.pop(node, None)
@@ -474,17 +489,22 @@ def _traverse(roots, seeds, retain_graph=False, create_graph=False, inputs=None)
                     leaf_grads[parent] = pg if previous is None else add(previous, pg)
                     if pg is g:  # passed through (add): other nodes may still hold this array
                         shared[id(pg)] = pg
-                pending[parent] -= 1
-                if not pending[parent] and parent in leaf_grads:
+                left = pending[parent] - 1
+                pending[parent] = left
+                if not left and parent in leaf_grads:
                     _accumulate_now(parent, leaf_grads.pop(parent), shared, create_graph, add)
         if not retain_graph:  # free what this node kept: saved arrays, constant inputs, its options
             node.saved = None  # (a second backward through it now raises)
             if node.saved_output is not None:
                 node.saved_output = None
+            if node.forward_options is not None:
+                node.forward_options = None
             # the structure (parent nodes, leaves that need grad) stays, as in PyTorch:
             # graph pictures and hooks still see it; a constant input (data) is let go
-            node.parents = tuple([p if type(p) is not Tensor or p.requires_grad else None for p in node.parents])
-            node.forward_options = None
+            for p in node.parents:
+                if type(p) is Tensor and not p.requires_grad:
+                    node.parents = tuple([None if type(p) is Tensor and not p.requires_grad else p for p in node.parents])
+                    break
     if inputs is None:  # left: roots that are leaves, used nowhere in the graph
         _accumulate(leaf_grads, seeds, create_graph, shared)
         return None
@@ -508,21 +528,6 @@ def _retain(kept, g, create_graph):
         kept.grad = g if kept.grad is None else kept.grad + g
     else:
         kept.grad = Tensor._wrap(g.copy() if kept.grad is None else kept.grad.array + g)
-
-
-def _leaf_edge_counts(order):
-    """For each leaf that needs a gradient, how many edges of ``order``'s
-    nodes lead into it. backward counts each one down as it is done (a node
-    that got no gradient, or returned None for the leaf, counts too), so a
-    leaf's ``.grad`` and its post-accumulate hooks come as soon as its last
-    contribution arrives, while backward goes on (DistributedDataParallel
-    starts its all-reduces then, overlapping the rest of backward)."""
-    counts = {}
-    for node in order:
-        for parent, needed in zip(node.parents, node.needs_input_grad):
-            if needed and not isinstance(parent, Function):
-                counts[parent] = counts.get(parent, 0) + 1
-    return counts
 
 
 def _accumulate_now(leaf, g, shared, create_graph, add):
