@@ -26,6 +26,8 @@ class Add(Function):
     @staticmethod
     def backward(ctx, grad):
         sa, sb = ctx.shapes
+        if sa == sb:  # no broadcasting (the common case): grad is each input's gradient
+            return grad, grad
         return reduce_to_shape(grad, sa), reduce_to_shape(grad, sb)
 
 
@@ -52,8 +54,11 @@ class Mul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         B = backend()
-        ga = reduce_to_shape(B.mul(grad, b), a.shape) if ctx.needs_input_grad[0] else None
-        gb = reduce_to_shape(B.mul(grad, a), b.shape) if ctx.needs_input_grad[1] else None
+        ga = B.mul(grad, b) if ctx.needs_input_grad[0] else None
+        gb = B.mul(grad, a) if ctx.needs_input_grad[1] else None
+        if a.shape != b.shape:  # broadcast in forward: sum each gradient back to its input's shape
+            ga = None if ga is None else reduce_to_shape(ga, a.shape)
+            gb = None if gb is None else reduce_to_shape(gb, b.shape)
         return ga, gb
 
 
