@@ -73,6 +73,8 @@ an ndarray.
 """
 
 import functools
+import itertools
+import operator
 import threading
 
 import numpy as np
@@ -255,6 +257,7 @@ class Function:
                 # later), or a leaf itself; never a non-leaf tensor, which may be freed
                 ctx.parents = tuple([t.grad_fn or t for t in inputs])
                 ctx.needs_input_grad = needs_input_grad
+                ctx.sequence_nr = _next_sequence_nr()  # backward runs the nodes newest first
                 if options:  # forward may be replayed on tensors for double backward
                     ctx.forward_options = options
                 if ctx.saved:  # remember versions, to catch in-place changes before backward
@@ -290,6 +293,7 @@ class Function:
         if _grad.enabled and (a.requires_grad or b.requires_grad):
             ctx.parents = (a.grad_fn or a, b.grad_fn or b)
             ctx.needs_input_grad = (a.requires_grad, b.requires_grad)
+            ctx.sequence_nr = _next_sequence_nr()
             if ctx.saved:
                 va, vb = a._version, b._version
                 ctx.versions = ((va, va[0], id(a.array)), (vb, vb[0], id(b.array)))
@@ -324,6 +328,8 @@ class Function:
 
 Tensor = None  # set by quasar.tensor once the class exists (the two modules need each other)
 _new_object = object.__new__
+_sequence_nr_of = operator.attrgetter("sequence_nr")
+_next_sequence_nr = itertools.count().__next__  # numbers the nodes in the order they are made
 
 
 def _ndarray_result(ctx, scalar):
@@ -341,34 +347,26 @@ def _ndarray_result(ctx, scalar):
 def _topological_order(root_nodes, leaf_edges=None):
     """Nodes reachable from root_nodes, each after every node that uses it.
 
-    Iterative depth-first search: a node is emitted once all its parents'
-    nodes have been emitted, then the list is reversed. No recursion.
+    An op's node is made after its inputs' nodes, so the nodes newest first
+    (by ``sequence_nr``) are in such an order: PyTorch's order too. A walk
+    over a growing list finds them (no recursion), then one sort orders them.
     leaf_edges: a dict to fill, on the same walk (it meets each edge once),
     with the number of edges into each leaf that needs a gradient (see
     ``_traverse``).
     """
-    order, visited = [], set()
+    nodes = list(root_nodes)
+    seen = set(nodes)
     count_leaves = leaf_edges is not None
-    for root in root_nodes:
-        if root in visited:
-            continue
-        visited.add(root)
-        stack = [(root, zip(root.parents, root.needs_input_grad))]
-        while stack:
-            node, edges = stack[-1]
-            for parent, needed in edges:
-                if isinstance(parent, Function):
-                    if parent not in visited:
-                        visited.add(parent)
-                        stack.append((parent, zip(parent.parents, parent.needs_input_grad)))
-                        break
-                elif needed and count_leaves:
-                    leaf_edges[parent] = leaf_edges.get(parent, 0) + 1
-            else:
-                stack.pop()
-                order.append(node)
-    order.reverse()
-    return order
+    for node in nodes:  # (the loop also visits the nodes appended as it goes)
+        for parent, needed in zip(node.parents, node.needs_input_grad):
+            if isinstance(parent, Function):
+                if parent not in seen:
+                    seen.add(parent)
+                    nodes.append(parent)
+            elif needed and count_leaves:
+                leaf_edges[parent] = leaf_edges.get(parent, 0) + 1
+    nodes.sort(key=_sequence_nr_of, reverse=True)
+    return nodes
 
 
 def _freed(node):
