@@ -165,8 +165,10 @@ def _binary(function, op, integer_kernel):
     def apply(a, b):
         # The common case, two float tensors of one dtype and shape, goes straight
         # to the op; anything else (numbers, mixed dtypes, broadcasting) is prepared.
-        if type(a) is type(b) is Tensor and a.array.dtype is b.array.dtype and a.array.shape == b.array.shape:
-            if a.array.dtype in FLOATS:
+        if type(a) is type(b) is Tensor:
+            a_array, b_array = a.array, b.array
+            dtype = a_array.dtype
+            if dtype is b_array.dtype and dtype in FLOATS and a_array.shape == b_array.shape:
                 return record(a, b)
         a, b = tensor_pair(op, a, b) if integer_kernel else float_operands(op, a, b)
         if a.array.dtype in FLOATS:
