@@ -25,9 +25,11 @@ frees y's array, since tanh's backward needs only its output.
 
 Backward
 --------
-``run_backward`` orders the nodes without recursion (an explicit stack), so a
-chain of 100,000 ops is fine, then walks them from the output back, summing
-every gradient that reaches a node before calling its ``backward``. A leaf's
+``run_backward`` finds the nodes without recursion (a loop over a growing
+list), so a chain of 100,000 ops is fine, and runs them newest first (each
+node is numbered as it is made, ``sequence_nr``: PyTorch's order), which is
+always after every node that uses it; every gradient that reaches a node is
+summed before its ``backward`` is called. A leaf's
 ``.grad`` is written (and its post-accumulate hooks run) as soon as the last
 edge into it is done, while the walk goes on; callbacks queued with
 ``queue_callback`` run once it has ended.
