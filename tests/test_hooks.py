@@ -166,3 +166,23 @@ def test_gradient_passed_through_is_copied_before_hooks_see_it():
     c.backward(np.array([1.0, 2.0]))
     np.testing.assert_array_equal(a.grad.numpy(), [10.0, 20.0])
     np.testing.assert_array_equal(b.grad.numpy(), [1.0, 2.0])
+
+
+def test_backward_runs_nodes_newest_first_as_pytorch():
+    # Backward runs the nodes in the reverse of the order they were made
+    # (PyTorch's order): b's node is newer than a's, so b's hook runs first,
+    # although e = b + a names b first and a depth-first walk would reach a last.
+    x = qs.ones(3, requires_grad=True)
+    calls = []
+    a = x * 2
+    a.register_hook(lambda g: calls.append("a"))
+    b = x * 3
+    b.register_hook(lambda g: calls.append("b"))
+    (b + a).sum().backward()
+    assert calls == ["b", "a"]
+    a, b = x * 2, x * 3
+    a.register_hook(lambda g: calls.append("a"))
+    b.register_hook(lambda g: calls.append("b"))
+    calls.clear()
+    (a + b).sum().backward()
+    assert calls == ["b", "a"]

@@ -97,17 +97,32 @@ def _default_name():
 
 
 class _BackendState(threading.local):
-    module = None  # None: the process default
+    _module = None  # None: the process default
     array_backend = None  # under the differentiable backend (double backward): the one it computes with
+
+    @property
+    def module(self):
+        """This thread's backend, or None for the process default."""
+        return self._module
+
+    @module.setter
+    def module(self, value):
+        global _switched
+        _switched = True
+        self._module = value
 
 
 _DEFAULT = _BACKENDS[_default_name()]
 _local = _BackendState()
+# Whether any thread has ever set a backend of its own. Until one does, every
+# thread runs the default, and current() (called for every kernel) skips the
+# thread-local lookup, which costs about as much as the rest of the call.
+_switched = False
 
 
 def current():
     """The backend active in this thread (a namespace of kernels)."""
-    return _local.module or _DEFAULT
+    return (_local.module or _DEFAULT) if _switched else _DEFAULT
 
 
 def _lookup(name):

@@ -26,6 +26,8 @@ class Add(Function):
     @staticmethod
     def backward(ctx, grad):
         sa, sb = ctx.shapes
+        if sa == sb:  # no broadcasting (the common case): grad is each input's gradient
+            return grad, grad
         return reduce_to_shape(grad, sa), reduce_to_shape(grad, sb)
 
 
@@ -52,8 +54,11 @@ class Mul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         B = backend()
-        ga = reduce_to_shape(B.mul(grad, b), a.shape) if ctx.needs_input_grad[0] else None
-        gb = reduce_to_shape(B.mul(grad, a), b.shape) if ctx.needs_input_grad[1] else None
+        ga = B.mul(grad, b) if ctx.needs_input_grad[0] else None
+        gb = B.mul(grad, a) if ctx.needs_input_grad[1] else None
+        if a.shape != b.shape:  # broadcast in forward: sum each gradient back to its input's shape
+            ga = None if ga is None else reduce_to_shape(ga, a.shape)
+            gb = None if gb is None else reduce_to_shape(gb, b.shape)
         return ga, gb
 
 
@@ -155,13 +160,15 @@ def _binary(function, op, integer_kernel):
     Function on floats, or the backend's ``integer_kernel`` on integer and
     bool operands (no gradient; ``None``: true division, ints compute in the
     default float dtype)."""
-    record = function.apply
+    record = function._apply_binary  # apply(a, b), spelled out for two tensors
 
     def apply(a, b):
         # The common case, two float tensors of one dtype and shape, goes straight
         # to the op; anything else (numbers, mixed dtypes, broadcasting) is prepared.
-        if type(a) is type(b) is Tensor and a.array.dtype is b.array.dtype and a.array.shape == b.array.shape:
-            if a.array.dtype in FLOATS:
+        if type(a) is type(b) is Tensor:
+            a_array, b_array = a.array, b.array
+            dtype = a_array.dtype
+            if dtype is b_array.dtype and dtype in FLOATS and a_array.shape == b_array.shape:
                 return record(a, b)
         a, b = tensor_pair(op, a, b) if integer_kernel else float_operands(op, a, b)
         if a.array.dtype in FLOATS:
