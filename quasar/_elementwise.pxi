@@ -4,7 +4,8 @@
 # How an elementwise kernel walks its operands
 # --------------------------------------------
 # The output is always a fresh C-contiguous array, allocated here (of the
-# broadcast shape, ``_empty_broadcast``). The inputs may be anything NumPy can
+# broadcast shape, ``_empty_broadcast``; a large one's memory comes from the
+# buffer cache of _buffers.pxi, ``new_output``). The inputs may be anything NumPy can
 # produce: transposed, sliced with steps (even negative), 0-d, or of a shape
 # that broadcasts to the output. Four steps turn that into tight loops:
 #
@@ -45,7 +46,7 @@ cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, uint8_t
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memcpy
 
 
 cnp.import_array()
@@ -564,7 +565,7 @@ cdef cnp.ndarray _empty_broadcast(tuple inputs, int typenum):
                 shapes = " ".join(str((<object>x).shape) for x in inputs)
                 raise ValueError(f"operands could not be broadcast together with shapes {shapes}")
             dims[lead + d] = size
-    return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+    return new_output(nd, dims, typenum)
 
 
 cdef int _build_layout(Layout* L, cnp.ndarray out, tuple inputs) except -1:
@@ -938,7 +939,7 @@ def binary(int op, a_in, b_in, double p0, double p1, Py_ssize_t work_per_element
     if op < ADD or op > SQUARE_BACKWARD:
         raise ValueError(f"binary: unknown op {op}")
     if _reads_flat(a, like) and _reads_flat(b, like):
-        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.PyArray_TYPE(a), 0)
+        out = new_output(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.PyArray_TYPE(a))
         if cnp.PyArray_SIZE(out) == 0:
             return out
         _flat_layout(&L, cnp.PyArray_SIZE(out))
@@ -980,7 +981,7 @@ def unary(int op, x_in, double p0, double p1, Py_ssize_t work_per_element,
     cdef Layout L
     if op < NEG or op > SQUARE:
         raise ValueError(f"unary: unknown op {op}")
-    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.PyArray_TYPE(x), 0)
+    out = new_output(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.PyArray_TYPE(x))
     if cnp.PyArray_SIZE(out) == 0:
         return out
     if _reads_flat(x, x):
@@ -1021,7 +1022,7 @@ def compare(int op, a_in, b_in, threshold, threads_for):
     if op < LT or op > NE:
         raise ValueError(f"compare: unknown op {op}")
     if _reads_flat(a, like) and _reads_flat(b, like):
-        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.NPY_BOOL, 0)
+        out = new_output(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.NPY_BOOL)
         if cnp.PyArray_SIZE(out) == 0:
             return out
         _flat_layout(&L, cnp.PyArray_SIZE(out))
@@ -1065,7 +1066,7 @@ def where(cond_in, a_in, b_in, threshold, threads_for):
         cond = (<object>cond).astype(bool)
     cdef cnp.ndarray like = _shape_source(_shape_source(cond, a), b)
     if _reads_flat(cond, like) and _reads_flat(a, like) and _reads_flat(b, like):
-        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.PyArray_TYPE(a), 0)
+        out = new_output(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.PyArray_TYPE(a))
         if cnp.PyArray_SIZE(out) == 0:
             return out
         _flat_layout(&L, cnp.PyArray_SIZE(out))
@@ -1087,4 +1088,45 @@ def where(cond_in, a_in, b_in, threshold, threads_for):
             _where_run(&L, <float*>po, pc, <const float*>pa, <const float*>pb, num_threads)
         else:
             _where_run(&L, <double*>po, pc, <const double*>pa, <const double*>pb, num_threads)
+    return out
+
+
+# =================================================================== copy
+
+cdef enum:
+    COPY_BLOCK = 1 << 18    # bytes per parallel block of a contiguous copy
+
+
+cdef void _copy_run(char* out, const char* x, Py_ssize_t nbytes, int num_threads) noexcept nogil:
+    cdef Py_ssize_t block, start, n_blocks = (nbytes + COPY_BLOCK - 1) // COPY_BLOCK
+    if num_threads > 1:
+        for block in prange(n_blocks, schedule='static', num_threads=num_threads):
+            start = block * COPY_BLOCK
+            memcpy(out + start, x + start, min(<Py_ssize_t>COPY_BLOCK, nbytes - start))
+    else:
+        memcpy(out, x, nbytes)
+
+
+def copy(x_in, threshold, threads_for):
+    """An owned copy of x, as ``x.copy()``: what a gradient that must own its
+    memory needs. A large one's memory comes from the buffer cache
+    (_buffers.pxi), and a large contiguous one is copied on several threads.
+
+    x        IN   an array (or NumPy scalar) of any dtype and strides
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
+    returns  OUT  a C-contiguous array of x's shape and dtype, sharing no memory with x
+    """
+    cdef cnp.ndarray x = _array(x_in), out
+    if not (cnp.PyArray_ISNUMBER(x) or cnp.PyArray_ISBOOL(x)) or not cnp.PyArray_ISNOTSWAPPED(x):
+        return (<object>x).copy()          # object, string, byte-swapped ...: NumPy's own copy
+    out = new_output(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.PyArray_TYPE(x))
+    cdef Py_ssize_t nbytes = cnp.PyArray_NBYTES(x)
+    if not cnp.PyArray_IS_C_CONTIGUOUS(x):
+        cnp.PyArray_CopyInto(out, x)
+        return out
+    cdef int num_threads = thread_count(cnp.PyArray_SIZE(x), threshold, threads_for)
+    cdef char* po = <char*>_data(out)
+    cdef const char* px = <const char*>_data(x)
+    with nogil:
+        _copy_run(po, px, nbytes, num_threads)
     return out
