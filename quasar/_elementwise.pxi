@@ -88,6 +88,7 @@ cpdef enum UnaryOp:
     CLAMP                   # p0 = lo, p1 = hi (NaN = no bound)
     POW_SCALAR              # x ** p0
     SQUARE                  # x * x (pow_scalar with p == 2, exact and vectorizable)
+    COPY                    # x itself: the strided and broadcast path of ``copy``
 
 
 cpdef enum CompareOp:
@@ -183,6 +184,8 @@ cdef struct PowScalar:
     char unused
 cdef struct Square:
     char unused
+cdef struct Copy:
+    char unused
 
 ctypedef fused UnaryTag:
     Neg
@@ -198,6 +201,7 @@ ctypedef fused UnaryTag:
     Clamp
     PowScalar
     Square
+    Copy
 
 cdef struct Lt:
     char unused
@@ -319,8 +323,10 @@ cdef inline floating _unary_op(const UnaryTag* tag, floating x,
         return p1 if x > p1 else x
     elif UnaryTag is PowScalar:
         return q_pow(x, p0)
-    else:  # Square
+    elif UnaryTag is Square:
         return x * x
+    else:  # Copy
+        return x
 
 
 cdef inline uint8_t _compare_op(const CompareTag* tag, cmp_t a, cmp_t b) noexcept nogil:
@@ -403,9 +409,14 @@ cdef void _binary_row(int op, Py_ssize_t n,
 cdef void _unary_loops(const UnaryTag* tag, Py_ssize_t n, const floating* x, Py_ssize_t sx,
                        floating* out, floating p0, floating p1) noexcept nogil:
     cdef Py_ssize_t i
+    cdef floating y0
     if sx == 1:
         for i in range(n):
             out[i] = _unary_op(tag, x[i], p0, p1)
+    elif sx == 0:                       # a broadcast element: compute once, fill
+        y0 = _unary_op(tag, x[0], p0, p1)
+        for i in range(n):
+            out[i] = y0
     else:
         for i in range(n):
             out[i] = _unary_op(tag, x[i * sx], p0, p1)
@@ -439,6 +450,8 @@ cdef void _unary_row(int op, Py_ssize_t n, const floating* x, Py_ssize_t sx,
         _unary_loops(<PowScalar*>NULL, n, x, sx, out, p0, p1)
     elif op == SQUARE:
         _unary_loops(<Square*>NULL, n, x, sx, out, p0, p1)
+    elif op == COPY:
+        _unary_loops(<Copy*>NULL, n, x, sx, out, p0, p1)
 
 
 cdef void _compare_loops(const CompareTag* tag, Py_ssize_t n,
@@ -979,7 +992,7 @@ def unary(int op, x_in, double p0, double p1, Py_ssize_t work_per_element,
     cdef cnp.ndarray x = _array(x_in), out
     cdef Kind k = _float_kind(x, x)
     cdef Layout L
-    if op < NEG or op > SQUARE:
+    if op < NEG or op > COPY:
         raise ValueError(f"unary: unknown op {op}")
     out = new_output(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.PyArray_TYPE(x))
     if cnp.PyArray_SIZE(out) == 0:
@@ -1110,7 +1123,8 @@ cdef void _copy_run(char* out, const char* x, Py_ssize_t nbytes, int num_threads
 def copy(x_in, threshold, threads_for):
     """An owned copy of x, as ``x.copy()``: what a gradient that must own its
     memory needs. A large one's memory comes from the buffer cache
-    (_buffers.pxi), and a large contiguous one is copied on several threads.
+    (_buffers.pxi), and a large one is copied on several threads (a
+    contiguous one by memcpy, a float view by the elementwise walk).
 
     x        IN   an array (or NumPy scalar) of any dtype and strides
     threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
@@ -1121,12 +1135,25 @@ def copy(x_in, threshold, threads_for):
         return (<object>x).copy()          # object, string, byte-swapped ...: NumPy's own copy
     out = new_output(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.PyArray_TYPE(x))
     cdef Py_ssize_t nbytes = cnp.PyArray_NBYTES(x)
-    if not cnp.PyArray_IS_C_CONTIGUOUS(x):
-        cnp.PyArray_CopyInto(out, x)
-        return out
-    cdef int num_threads = thread_count(cnp.PyArray_SIZE(x), threshold, threads_for)
+    cdef Kind k = _kind(x)
+    cdef Layout L
     cdef char* po = <char*>_data(out)
     cdef const char* px = <const char*>_data(x)
+    cdef int num_threads = thread_count(cnp.PyArray_SIZE(x), threshold, threads_for)
+    if not cnp.PyArray_IS_C_CONTIGUOUS(x):
+        if ((k != KIND_F32 and k != KIND_F64) or not cnp.PyArray_ISALIGNED(x)
+                or cnp.PyArray_SIZE(out) == 0):
+            cnp.PyArray_CopyInto(out, x)    # NumPy's strided copy (serial)
+            return out
+        # a float view (transposed, sliced, broadcast: a gradient spread by
+        # sum's backward): the elementwise walk, parallel, fills for stride 0
+        _build_layout(&L, out, (x,))
+        with nogil:
+            if k == KIND_F32:
+                _unary_run(COPY, &L, <float*>po, <const float*>px, 0, 0, num_threads)
+            else:
+                _unary_run(COPY, &L, <double*>po, <const double*>px, 0, 0, num_threads)
+        return out
     with nogil:
         _copy_run(po, px, nbytes, num_threads)
     return out

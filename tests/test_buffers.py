@@ -161,10 +161,11 @@ def test_resizing_a_cached_array_keeps_its_values():
 
 @pytest.mark.parametrize("backend", [C, R], ids=["compiled", "reference"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_, np.complex64])
-@pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided", "0-d", "empty"])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided", "broadcast", "0-d", "empty"])
 def test_copy_is_an_owned_c_contiguous_copy(backend, dtype, layout):
     base = (np.arange(3 * N, dtype=np.float64) % 7 - 3).astype(dtype).reshape(3, N)
     x = {"contiguous": base, "transposed": base.T, "strided": base[:, ::2], "0-d": base[1, 5],
+         "broadcast": np.broadcast_to(base[1, 4:5], (2, N)),  # sum's backward spreads a scalar
          "empty": base[:0]}[layout]
     x = np.asarray(x)
     with parallel.config(parallel_threshold=1):
@@ -176,8 +177,9 @@ def test_copy_is_an_owned_c_contiguous_copy(backend, dtype, layout):
 
 def test_copy_falls_back_to_numpy_for_what_it_does_not_move():
     swapped = np.arange(10, dtype=">f4")
+    unaligned = np.frombuffer(b"\0" + np.arange(8, dtype=np.float32).tobytes(), np.float32, 8, 1)[::2]
     names = np.array(["a", "bc"])
-    for x in (swapped, names, np.array([None, 1], dtype=object)):
+    for x in (swapped, unaligned, names, np.array([None, 1], dtype=object)):
         got = C.copy(x)
         assert got.dtype == x.dtype and not np.shares_memory(got, x)
         np.testing.assert_array_equal(got, x)
