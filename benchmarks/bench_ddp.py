@@ -9,21 +9,10 @@ Run by hand (not by `make test`): timings are never asserted.
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-
-
-def best(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from harness import ROOT
+from harness import best_time as best  # the fastest of `repeats` calls
 
 
 def model_and_batch(qs, world):

@@ -32,27 +32,24 @@ Timings are measurements, never pass/fail tests.
 
 import argparse
 import datetime
+import json
 import math
 import os
 import platform
-import re
 import statistics
+import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+import numpy as np
+from harness import (HERE, ROOT, background_load, cpu_model, cpu_snapshot, fmt_time, median_time, openmp_runtimes,
+                     wait_quiet)
 
-import json  # noqa: E402
-import subprocess  # noqa: E402
-
-import numpy as np  # noqa: E402
+# The environment before quasar sets OMP_WAIT_POLICY=PASSIVE in it (harness keeps it from before any
+# import): the torch child gets this one, so that torch runs with its own defaults.
+from harness import CLEAN_ENVIRONMENT as ENVIRONMENT  # isort: skip
 
 TORCH_CHILD = "--_torch-child"  # argv flag of the child process that times torch
-# The environment before quasar sets OMP_WAIT_POLICY=PASSIVE in it: the torch child gets this one,
-# so that torch runs with its own defaults.
-ENVIRONMENT = dict(os.environ)
 
 # quasar is imported only in the parent, torch only in the child (see the docstring).
 if TORCH_CHILD in sys.argv:
@@ -70,75 +67,6 @@ else:
 OPS = ["add", "mul", "relu", "exp", "tanh", "sum", "matmul"]
 SIZES = [1_000, 10_000, 100_000, 1_000_000, 16_000_000]
 QUICK_SIZES = SIZES[:4]
-
-# ============================================================== the machine and its load
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            text = f.read()
-    except OSError:
-        return platform.processor() or platform.machine()
-    model = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
-    return model.group(1).strip() if model else platform.machine()
-
-
-def cpu_snapshot():
-    """(busy CPU-seconds of the whole machine, of this process, wall time)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-        busy = (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
-    except (OSError, ValueError):
-        busy = None
-    t = os.times()
-    return busy, t.user + t.system, time.perf_counter()
-
-
-def background_load(before, after):
-    """Cores the *other* processes kept busy between two snapshots (0 = a quiet machine)."""
-    if before[0] is None or after[0] is None or after[2] <= before[2]:
-        return None
-    return max(0.0, ((after[0] - before[0]) - (after[1] - before[1])) / (after[2] - before[2]))
-
-
-def wait_quiet(limit_s, threshold=0.15, window=1.0):
-    """Wait up to limit_s for a window in which other processes use < threshold cores.
-
-    On a small machine a parallel kernel collapses when another process holds
-    a core: the region ends when its last thread does, and that thread waits
-    for the core. A number taken under load measures the load."""
-    deadline = time.perf_counter() + limit_s
-    while True:
-        before = cpu_snapshot()
-        time.sleep(window)
-        load = background_load(before, cpu_snapshot())
-        if load is None or load < threshold or time.perf_counter() > deadline:
-            return load
-
-
-# ============================================================== timing
-
-
-def median_time(fn, min_time, repeats):
-    """Median seconds per call of fn: a warm-up call, then ``repeats`` samples of
-    enough calls to last min_time (one call per sample, 3 samples, past 0.2 s)."""
-    start = time.perf_counter()
-    fn()
-    one = time.perf_counter() - start
-    if one > 0.2:
-        repeats, number = min(repeats, 3), 1
-    else:
-        number = max(1, math.ceil(min_time / max(one, 1e-7)))
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
-
 
 def quasar_case(op, n, rng):
     """A zero-argument call of ``op`` on fresh float32 tensors of n elements."""
@@ -193,7 +121,7 @@ def torch_rows(ops, sizes, all_threads, args):
     for op in ops:
         for size in sizes:
             if args.wait_quiet:
-                wait_quiet(args.wait_quiet)
+                wait_quiet(args.wait_quiet, window=1.0, say=False)
             t = torch_case(op, size, np.random.default_rng(0))
             times, before = {}, cpu_snapshot()
             for name, threads in (("torch 1", 1), ("torch N", all_threads)):
@@ -221,16 +149,6 @@ def run_torch_child(ops, all_threads, args):
 # ============================================================== the table
 
 
-def fmt_time(seconds):
-    if seconds is None:
-        return "-"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
-
-
 def fmt_speedup(one, many):
     return "-" if one is None or many is None else f"{one / many:.2f}x"
 
@@ -253,14 +171,6 @@ def table(rows, all_threads):
     return "\n".join(lines)
 
 
-def openmp_runtimes():
-    try:
-        with open("/proc/self/maps") as f:
-            return sorted(set(re.findall(r"/\S*lib[gi]omp\S*", f.read())))
-    except OSError:
-        return []
-
-
 def report(rows, all_threads, args, started, torch_facts):
     blas = [f"{p['internal_api']} {p.get('version') or ''} ({p.get('threading_layer') or '?'})"
             for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
@@ -272,7 +182,7 @@ def report(rows, all_threads, args, started, torch_facts):
 Generated by `{' '.join(['python', os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])}` on {started}.
 Regenerate it the same way; the method is in the script's docstring.
 
-- Machine: {cpu_model()}, {parallel.usable_cores()} usable cores ({os.cpu_count()} logical CPUs), Linux {platform.release()}
+- Machine: {cpu_model(with_isa=False)}, {parallel.usable_cores()} usable cores ({os.cpu_count()} logical CPUs), Linux {platform.release()}
 - Python {platform.python_version()}, NumPy {np.__version__}, torch {torch_facts["torch"] if torch_facts else '(not installed)'}
 - quasar {qs.__version__}, compile flags: {' '.join(build) if build else 'unknown'}
 - OpenMP runtimes: quasar {', '.join(openmp_runtimes()) or 'none'} (OMP_WAIT_POLICY={os.environ.get("OMP_WAIT_POLICY", "unset")}); torch, in its own process, {', '.join(torch_facts["openmp"]) if torch_facts else '-'} (OMP_WAIT_POLICY={ENVIRONMENT.get("OMP_WAIT_POLICY", "unset")})
@@ -332,12 +242,12 @@ def main():
 
     all_threads = parallel.get_num_threads()
     started = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    print(f"{cpu_model()}: {all_threads} threads", flush=True)
+    print(f"{cpu_model(with_isa=False)}: {all_threads} threads", flush=True)
     rows = {}
     for op in ops:
         for size in sizes:
             if args.wait_quiet:
-                wait_quiet(args.wait_quiet)
+                wait_quiet(args.wait_quiet, window=1.0, say=False)
             print(f"  {op:<7}{size:>12,} ...", end="", flush=True)
             rows[op, size] = measure_row(op, size, all_threads, args)
             times = rows[op, size][0]

@@ -23,42 +23,31 @@ quasar is faster).
 
 import argparse
 import importlib.util
-import json
 import os
 import statistics
-import subprocess
 import sys
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+import harness
+import numpy as np
+from harness import ROOT, call_times
+
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 
-import numpy as np  # noqa: E402
-
-if "--child" in sys.argv and sys.argv[sys.argv.index("--child") + 1] == "quasar":
-    torch = None  # the quasar child keeps PyTorch out of its process
+# The parent and the quasar child import quasar only; the torch child imports torch only.
+CHILD = sys.argv[sys.argv.index("--child") + 1] if "--child" in sys.argv else None
+if CHILD == "torch":
+    torch = harness.load(["torch"]).torch
+    qs = F = None
 else:
-    try:
-        import torch
-    except ImportError:
-        torch = None
-
-import quasar as qs  # noqa: E402
-import quasar.nn.functional as F  # noqa: E402
+    torch = None
+    qs = harness.load(["quasar"]).qs
+    import quasar.nn.functional as F
 
 
 def timings_ms(fn, repeat):
     """(median, best) of repeat timed calls after two warm-up calls, in ms. On a
     busy machine the best is the steadier number: other load only adds time."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+    times = call_times(fn, repeat, warmup=2)
     return 1e3 * statistics.median(times), 1e3 * min(times)
 
 
@@ -190,16 +179,7 @@ WORKLOADS = {
 
 def measure(library, names, threads, repeat):
     """{workload: (median, best)} for one library, in this process."""
-    if library == "torch":
-        torch.set_num_threads(threads)
-    else:
-        qs.set_num_threads(threads)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(threads)
-    except ImportError:
-        pass
+    harness.set_threads(threads)
     column = 0 if library == "quasar" else 1
     return {name: timings_ms(WORKLOADS[name][column](), repeat) for name in names}
 
@@ -213,16 +193,17 @@ def main():
     args = parser.parse_args()
     names = args.only.split(",")
     if args.child:  # one library's numbers, as JSON, for the parent
-        print(json.dumps(measure(args.child, names, args.threads, args.repeat)))
+        harness.print_result(measure(args.child, names, args.threads, args.repeat))
         return
     results = {}
-    for library in ("quasar", "torch") if torch is not None else ("quasar",):
-        command = [sys.executable, os.path.abspath(__file__), "--child", library, "--only", args.only,
-                   "--threads", str(args.threads), "--repeat", str(args.repeat)]
-        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        results[library] = json.loads(output.strip().splitlines()[-1])
+    for library in ("quasar", "torch") if harness.torch_installed() else ("quasar",):
+        out = harness.run_child([os.path.abspath(__file__), "--child", library, "--only", args.only,
+                                 "--threads", str(args.threads), "--repeat", str(args.repeat)])
+        if "error" in out:
+            raise RuntimeError(f"the {library} child failed:\n{out['error']}")
+        results[library] = out
     print(f"threads {args.threads}, float32, {args.repeat} timed calls; PyTorch: "
-          f"{torch.__version__ if torch is not None else 'not installed'}")
+          f"{'installed' if 'torch' in results else 'not installed'}")
     print(f"{'workload':10s} {'quasar ms (median/best)':>24s} {'torch ms (median/best)':>23s} {'ratio':>12s}")
     nan = (float("nan"), float("nan"))
     for name in names:

@@ -25,16 +25,15 @@ import sysconfig
 import time
 import types
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+import harness
+import numpy as np
+from harness import ROOT
+
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 EXAMPLE = os.path.join(ROOT, "examples", "char_gpt.py")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402  (before quasar: see benchmarks/run.py)
-
-import quasar as qs  # noqa: E402
+# both libraries in this one process (the check compares their losses, not their speed)
+torch, qs = harness.load(["torch", "quasar"]).torch, harness.libs.qs
 
 QUASAR_IMPORTS = "import quasar as qs\nimport quasar.nn.functional as F\nfrom quasar import nn\n"
 TORCH_IMPORTS = "import torch as qs\nimport torch.nn.functional as F\nfrom torch import nn\n"
@@ -116,14 +115,9 @@ def main():
     parser.add_argument("--iters", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    qs.set_num_threads(args.threads)
-    try:  # NumPy's BLAS too: left unlimited it fights the other pools for the cores
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.threads)
-    except ImportError:
-        pass
+    if torch is None:
+        sys.exit("gpt_parity.py needs PyTorch (pip install torch)")
+    harness.set_threads(args.threads)  # NumPy's BLAS too: left unlimited it fights the other pools for the cores
     data, vocab = corpus(3_000_000)
     split = int(0.9 * len(data))
     train_data, val_data = data[:split], data[split:]

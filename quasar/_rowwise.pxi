@@ -10,6 +10,12 @@
 # Numerical stability: every exp is of ``x - max(row)`` (<= 0), so nothing
 # overflows, even for logits of +-1e4. Row sums use the lane scheme of
 # ``_kernels.sum_contiguous`` (float32 lanes, combined in double).
+#
+# Masked entries: a causal mask puts -inf in half of every row (masked_fill
+# before softmax, as nanoGPT does), and glibc's vector exp takes its slow
+# scalar path for a whole vector when one lane is -inf or below the underflow
+# point: such rows ran 2-3x slower than finite ones. ``_exp_shifted`` keeps
+# those lanes off the vector exp (see there) and gives the same bits.
 
 cimport numpy as cnp
 from cython cimport floating
@@ -30,12 +36,67 @@ cpdef enum RowOp:
 
 # ------------------------------------------------------------------ one row
 
+cdef void _exp_shifted(const floating* x, floating m, floating* out, Py_ssize_t n) noexcept nogil:
+    """out[j] = exp(x[j] - m), bit for bit, for a row's max m (or 0 for log-probabilities).
+
+    The vector exp is fast only for arguments above about ``fast_min``, near
+    where its result turns subnormal; below ``zero_below`` (every -inf) the
+    result is exactly 0. So exp runs on the differences clamped to fast_min,
+    and only a row that had some clamped lane pays a pass that puts 0 there,
+    and, in the rare row with a difference between zero_below and fast_min
+    (a finite logit 87 to 104 below the max in float32), a last pass that
+    gives those lanes exp of their own difference (the same vectorized call,
+    so the same bits as an unclamped exp). NaN reaches exp and stays NaN.
+
+    Three loops, not one: in a single loop gcc sees that a clamped lane's exp
+    is discarded and calls exp on the unclamped difference (slow path and all)."""
+    cdef floating fast_min, zero_below, d
+    cdef int clamped = 0, subnormal = 0
+    cdef Py_ssize_t j
+    if floating is float:
+        fast_min, zero_below = -87.0, -104.0      # expf(-104) rounds to 0
+    else:
+        fast_min, zero_below = -708.0, -746.0     # exp(-746) rounds to 0
+    for j in range(n):
+        d = x[j] - m
+        clamped |= d <= fast_min
+        out[j] = fast_min if d <= fast_min else d
+    for j in range(n):
+        out[j] = q_exp(out[j])
+    if clamped:
+        for j in range(n):
+            d = x[j] - m
+            subnormal |= (d <= fast_min) & (d > zero_below)
+            out[j] = 0 if d <= fast_min else out[j]
+        if subnormal:
+            for j in range(n):
+                d = x[j] - m
+                if d <= fast_min and d > zero_below:
+                    out[j] = q_exp(d)
+
+
+cdef enum:
+    EXP_BLOCK = 1024        # exps computed into (or from) a stack buffer at a time
+
+
+cdef void _exp_shifted_in_place(floating* x, floating m, Py_ssize_t n) noexcept nogil:
+    """x[j] = exp(x[j] - m), as _exp_shifted (which needs its input intact
+    after its first loop): each block is copied to a stack buffer first."""
+    cdef floating buffer[EXP_BLOCK]
+    cdef Py_ssize_t start = 0, width, j
+    while start < n:
+        width = min(<Py_ssize_t>EXP_BLOCK, n - start)
+        for j in range(width):
+            buffer[j] = x[start + j]
+        _exp_shifted(buffer, m, x + start, width)
+        start += EXP_BLOCK
+
+
 cdef void _softmax_row(const floating* x, floating* out, Py_ssize_t n) noexcept nogil:
     cdef floating m = max_lanes(x, n)
     cdef floating total
     cdef Py_ssize_t j
-    for j in range(n):
-        out[j] = q_exp(x[j] - m)
+    _exp_shifted(x, m, out, n)
     total = <floating>sum_contiguous(out, n)
     for j in range(n):
         out[j] = out[j] / total
@@ -45,8 +106,7 @@ cdef void _log_softmax_row(const floating* x, floating* out, Py_ssize_t n) noexc
     cdef floating m = max_lanes(x, n)
     cdef floating log_total
     cdef Py_ssize_t j
-    for j in range(n):
-        out[j] = q_exp(x[j] - m)            # out is scratch space for the exps
+    _exp_shifted(x, m, out, n)              # out is scratch space for the exps
     log_total = q_log(<floating>sum_contiguous(out, n))
     for j in range(n):
         out[j] = (x[j] - m) - log_total
@@ -64,12 +124,9 @@ cdef void _log_softmax_backward_row(const floating* y, const floating* g, floati
                                     Py_ssize_t n) noexcept nogil:
     cdef floating total = <floating>sum_contiguous(g, n)
     cdef Py_ssize_t j
+    _exp_shifted(y, 0, out, n)              # exp(y): -inf where the input was masked
     for j in range(n):
-        out[j] = g[j] - q_exp(y[j]) * total
-
-
-cdef enum:
-    EXP_BLOCK = 1024        # exps computed into a stack buffer at a time
+        out[j] = g[j] - out[j] * total
 
 
 cdef floating _logsumexp_row(const floating* x, Py_ssize_t n) noexcept nogil:
@@ -82,8 +139,7 @@ cdef floating _logsumexp_row(const floating* x, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t start = 0, width, j
     while start < n:
         width = min(<Py_ssize_t>EXP_BLOCK, n - start)
-        for j in range(width):
-            buffer[j] = q_exp(x[start + j] - m)
+        _exp_shifted(x + start, m, buffer, width)
         total += sum_lanes(buffer, width)
         start += EXP_BLOCK
     return m + q_log(<floating>total)

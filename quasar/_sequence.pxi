@@ -41,16 +41,13 @@ cdef void _attention_row(const floating* scores, const unsigned char* bool_mask,
     """One row of softmax(scale * scores + mask). Keys from ``visible`` on
     are hidden (the causal triangle); bool_mask / float_mask may be NULL.
 
-    Hidden and masked keys never reach exp: a vector exp (libmvec) falls back
-    to its slow scalar path for a whole vector when one lane is -inf or far
-    below the underflow point, and a causal or padded row has many. They get
-    exactly 0 instead, which is what exp gives them."""
+    Hidden keys never reach exp, and masked ones (-inf) are kept off the
+    vector exp (libmvec), which falls back to its slow scalar path for a whole
+    vector when one lane is -inf or far below the underflow point, and a
+    padded row has many: _rowwise.pxi's _exp_shifted gives them exactly the
+    0 that exp would."""
     cdef Py_ssize_t j
-    cdef floating m, total, d, floor
-    if floating is float:                   # below this, exp underflows (~1e-38; float64 ~1e-308)
-        floor = -87.0
-    else:
-        floor = -708.0
+    cdef floating m, total
     for j in range(S):
         out[j] = scores[j] * scale
     if float_mask != NULL:
@@ -60,9 +57,7 @@ cdef void _attention_row(const floating* scores, const unsigned char* bool_mask,
         for j in range(S):
             out[j] = out[j] if bool_mask[j] else -INFINITY
     m = max_lanes(out, visible)
-    for j in range(visible):
-        d = out[j] - m                      # <= 0; -inf (or NaN in a fully masked row) where masked
-        out[j] = q_exp(d if d > floor else floor) if d > floor else 0
+    _exp_shifted_in_place(out, m, visible)  # NaN throughout a fully masked row (m = -inf)
     for j in range(visible, S):
         out[j] = 0
     total = <floating>sum_contiguous(out, S)

@@ -34,33 +34,85 @@ This module imports even when the extension is not built: then
 import contextlib
 import dataclasses
 import os
+import sys
 import threading
 
-# Idle OpenMP workers should sleep, not spin. libgomp's default lets them
-# busy-wait for a while after every parallel region, which is only harmless
-# when nothing else wants the cores. Here something always does: the Python
-# code between two kernels, other processes, and above all NumPy's BLAS
-# threads, which need the same cores for every matmul. Measured on the
-# 2-core development machine, a training-like step (matmul 192x192, then
-# add, exp and sum on 131072 floats; median of many runs):
+from .autograd import Function  # autograd imports nothing of quasar at load time
+
+# How the kernels' OpenMP workers wait between parallel regions.
+#
+# libgomp reads OMP_WAIT_POLICY / GOMP_SPINCOUNT once, when it is loaded; by
+# default an idle worker busy-waits ~3 ms after every parallel region. That
+# is harmless only when nothing else wants the cores, and here something
+# always does: the Python code between two kernels and, above all, NumPy's
+# BLAS threads, which need the same cores for every matmul. Measured on the
+# 2-core development machine, a training-like step (matmul 192x192, then add,
+# exp and sum on 131072 floats):
 #     1 thread 0.45 ms; 2 spinning threads 12.7 ms; 2 sleeping threads 0.5 ms.
-# Sleeping costs a wake-up per parallel region (5 us right after the last
-# region, ~100 us on that VM once the worker has been idle a while), which
-# DEFAULT_PARALLEL_THRESHOLD below accounts for. libgomp reads the policy
-# when it is loaded (by our extension, just below), so it must be set first;
-# a value the user set (OMP_WAIT_POLICY or GOMP_SPINCOUNT) is left alone.
-if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+# So quasar's workers spin only briefly (SPIN_COUNT) and then sleep.
+#
+# A process has ONE runtime called libgomp.so.1, and PyTorch bundles its own
+# under that name: whichever library was imported first used to set the
+# policy for both. PyTorch first: quasar ran on PyTorch's spinning workers
+# (MLP step 2.35x slower); quasar first: PyTorch ran on sleeping ones (its
+# small-model step 1.83x slower). So the extension links a private copy of
+# libgomp (quasar/_libs/libgomp-quasar.so.1, see setup.py), loaded here with
+# RTLD_DEEPBIND, so that its GOMP_* symbols come from that copy even when
+# another libgomp was loaded globally before. The policy is put into the
+# environment only while the copy loads, then the environment is restored:
+# a runtime loaded later (PyTorch's) sees what the user set, nothing else.
+# A value the user set (OMP_WAIT_POLICY or GOMP_SPINCOUNT) is left alone.
+#
+# SPIN_COUNT: iterations of libgomp's spin loop (~100 per microsecond) before
+# a worker sleeps. Long enough that back-to-back kernels find their workers
+# awake (waking a sleeping worker costs 5-100 us on the development VM), short
+# enough that a following matmul's BLAS threads get the cores.
+SPIN_COUNT = 0
+
+
+def _load_kernels():
+    """Import quasar._kernels with its private OpenMP runtime (or None if not built)."""
+    policy = {}
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        policy = {"GOMP_SPINCOUNT": str(SPIN_COUNT)} if SPIN_COUNT else {"OMP_WAIT_POLICY": "PASSIVE"}
+    os.environ.update(policy)
+    flags = sys.getdlopenflags()
+    deepbind = getattr(os, "RTLD_DEEPBIND", 0)
+    if _private_runtime() and deepbind and not _under_address_sanitizer():
+        sys.setdlopenflags(flags | deepbind)
+    try:
+        from . import _kernels
+    except ImportError:  # the extension is not built: everything runs serially
+        return None
+    finally:
+        sys.setdlopenflags(flags)
+        for name in policy:
+            os.environ.pop(name, None)
+    return _kernels
+
+
+def _under_address_sanitizer():
+    """AddressSanitizer refuses RTLD_DEEPBIND; there the copy is loaded plainly
+    (it still is a separate library, but another libgomp loaded globally first
+    would lend it its symbols)."""
+    import ctypes
+
+    return hasattr(ctypes.CDLL(None), "__asan_init")
+
+
+def _private_runtime():
+    """True when the extension was linked against quasar/_libs/libgomp-quasar.so.1."""
+    try:
+        from ._build_info import OPENMP_RUNTIME
+    except ImportError:
+        return False
+    return bool(OPENMP_RUNTIME) and OPENMP_RUNTIME.startswith("private")
+
 
 # The kernel module, named here for the OpenMP facts it offers (openmp_enabled,
 # max_threads, num_procs: quasar/_omp.pxi). Importing it loads libgomp, so
 # this is the first import of it (the backends import this module first).
-try:
-    from . import _kernels as _omp
-except ImportError:  # the extension is not built: everything runs serially
-    _omp = None
-
-from .autograd import Function  # autograd imports nothing of quasar at load time
+_omp = _load_kernels()
 
 __all__ = [
     "DEFAULT_PARALLEL_THRESHOLD", "ParallelBackward", "ParallelConfig", "config", "current_config",
@@ -289,6 +341,16 @@ def openmp_enabled():
     return _omp is not None and bool(_omp.openmp_enabled())
 
 
+def _wait_policy_in_force():
+    """What the kernels' runtime read when it loaded (the user's settings, or ours)."""
+    user = {name: os.environ[name] for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if name in os.environ}
+    if user:
+        return ", ".join(f"{k}={v}" for k, v in user.items()) + " (set by the user)"
+    if SPIN_COUNT:
+        return f"spin {SPIN_COUNT} iterations, then sleep (quasar's GOMP_SPINCOUNT)"
+    return "sleep at once (quasar's OMP_WAIT_POLICY=PASSIVE)"
+
+
 def _build_info():
     try:
         from . import _build_info as info
@@ -324,7 +386,9 @@ def show_config(file=None):
     else:
         lines.append("  build flags:           unknown (quasar/_build_info.py missing)")
     lines.append(f"  OpenMP:                {'enabled' if openmp_enabled() else 'disabled (serial kernels)'}")
-    lines.append(f"  OMP_WAIT_POLICY:       {os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
+    runtime = getattr(info, "OPENMP_RUNTIME", None) if info is not None else None
+    lines.append(f"  OpenMP runtime:        {runtime or 'unknown'}")
+    lines.append(f"  worker wait:           {_wait_policy_in_force()}")
     if _omp is not None:
         lines.append(f"  omp_get_max_threads(): {_omp.max_threads()}  (processors: {_omp.num_procs()})")
     if _forked_child:

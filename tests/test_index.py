@@ -297,7 +297,7 @@ def kernel_cases(rng, dtype):
         yield "logsumexp", (t, axes, False)
         yield "logsumexp", (x, axes, True)
     yield "logsumexp", (np.zeros((2, 0), dtype), (1,), False)
-    for name, args in [("leaky_relu", (0.05,)), ("elu", (1.3,)), ("softplus", (1.5, 3.0)), ("erf", ())]:
+    for name, args in [("leaky_relu", (0.05,)), ("elu", (1.3,)), ("softplus", (1.5, 3.0)), ("erf", ()), ("gelu", ())]:
         yield name, (4 * t, *args)
         yield name + "_backward", (4 * t, g.transpose(2, 0, 1), *args)
         yield name, (np.zeros((0, 2), dtype), *args)

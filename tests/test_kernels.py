@@ -544,6 +544,58 @@ def test_softmax_is_stable_for_huge_logits(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_family_on_masked_rows(dtype):
+    # A causal mask (-inf above the diagonal), a row reaching into exp's
+    # subnormal range, a fully masked row (nan, as in PyTorch) and a NaN. The
+    # kernels keep masked lanes off the vector exp's slow path
+    # (_rowwise.pxi: _exp_shifted) but must still give exp's values.
+    n = 40
+    x = random((n, n), dtype, seed=32, low=-3, high=3)
+    x[np.triu_indices(n, 1)] = -np.inf
+    x[5, 0] = 0  # then exp(x - max): normal, subnormal, 0
+    x[5, 1:30] = np.linspace(-60, -110, 29) if dtype == np.float32 else np.linspace(-650, -760, 29)
+    x[7] = -np.inf
+    x[9, 3] = np.nan
+    g = random((n, n), dtype, seed=33)
+    finite_rows = [i for i in range(n) if i not in (7, 9)]
+    for fwd, bwd in [("softmax", "softmax_backward"), ("log_softmax", "log_softmax_backward")]:
+        with np.errstate(invalid="ignore"):
+            y, want = getattr(C, fwd)(x, 1), getattr(R, fwd)(x, 1)
+        assert_same(y, want, exact=False, close=CLOSE[dtype])
+        assert np.isnan(y[[7, 9]]).all() and not np.isnan(y[finite_rows]).any()
+        assert_same(getattr(C, bwd)(y, g, 1), getattr(R, bwd)(y, g, 1), exact=False, close=CLOSE[dtype])
+    probs = C.softmax(x, 1)
+    assert (probs[finite_rows][np.isneginf(x[finite_rows])] == 0).all()
+    subnormal = (probs[5] > 0) & (probs[5] < np.finfo(dtype).tiny)
+    assert subnormal.sum() >= 2  # kept as exp gives them, not flushed to 0
+    exact = np.exp(x[5].astype(np.float64) - x[5].max())
+    smallest = np.finfo(dtype).smallest_subnormal
+    np.testing.assert_allclose(probs[5][subnormal], (exact / exact.sum())[subnormal], rtol=1e-3, atol=2 * smallest)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_attention_softmax_is_the_softmax_of_the_masked_scores(dtype, mode):
+    # Both kernels exponentiate through _rowwise.pxi's _exp_shifted, so a bool
+    # mask gives the very bits of softmax(where(mask, scale * scores, -inf)):
+    # subnormal probabilities, exact zeros, a fully masked row's NaN.
+    from quasar.backends import compiled_sequence
+
+    rng = np.random.default_rng(34)
+    scores = rng.uniform(-1, 1, (3, 5, 30)).astype(dtype)
+    scores[0, 1, 0] = 0  # the rest, scaled by 0.5 below, reaches exp's subnormal range
+    scores[0, 1, 1:] = np.linspace(-120, -220, 29) if dtype == np.float32 else np.linspace(-1300, -1520, 29)
+    mask = rng.random((5, 30)) > 0.3
+    mask[:, 0] = True
+    mask[3] = False
+    got = compiled_sequence.attention_softmax(scores, mask, 0.5, False)
+    with np.errstate(invalid="ignore"):
+        want = C.softmax(np.where(mask, scores * dtype(0.5), dtype(-np.inf)), 2)
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(got[:, 3]).all() and not np.isnan(got[:, [0, 1, 2, 4]]).any()
+    assert ((got[0, 1] > 0) & (got[0, 1] < np.finfo(dtype).tiny)).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(8, 5), (1, 1), (0, 3), (500, 130)], ids=str)
 def test_cross_entropy(shape, dtype, mode):
     logits = random(shape, dtype, seed=29, low=-3, high=3)

@@ -298,6 +298,31 @@ def test_gelu_tanh_approximation_is_close_to_the_exact_form(rng):
     assert np.abs(F.gelu(f64(x), approximate="tanh").array - exact).max() < 1e-3
 
 
+@pytest.mark.parametrize("backend_name", ["reference"] + (["compiled"] if qs.backends.compiled is not None else []))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_exact_gelu_at_its_edges(backend_name, dtype):
+    # PyTorch's values: -inf * Phi(-inf) = -inf * 0 is nan; the gradient
+    # Phi(x) + x phi(x) is nan at +-inf (inf * 0); 0 far left, 1 far right
+    x = qs.tensor(np.array([-np.inf, -40.0, -0.0, 0.0, 40.0, np.inf, np.nan], dtype), requires_grad=True)
+    with qs.backend(backend_name):
+        y = F.gelu(x)
+        y.backward(qs.ones_like(y))
+    np.testing.assert_array_equal(y.array, np.array([np.nan, -0.0, -0.0, 0.0, 40.0, np.inf, np.nan], dtype))
+    assert np.signbit(y.array[1]) and np.signbit(y.array[2])
+    np.testing.assert_array_equal(x.grad.array, np.array([np.nan, 0.0, 0.5, 0.5, 1.0, np.nan, np.nan], dtype))
+
+
+def test_exact_gelu_float32_is_close_to_float64_on_a_large_tensor(rng):
+    # the float32 kernel computes erf in float32 (vector erff: a few ulp), as PyTorch does;
+    # enough elements that the threaded, vectorized loop and its scalar tail both run
+    a = rng.standard_normal(100_003) * 4
+    x32, x64 = qs.tensor(a.astype(np.float32), requires_grad=True), qs.tensor(a, requires_grad=True)
+    for x in (x32, x64):
+        F.gelu(x).sum().backward()
+    np.testing.assert_allclose(F.gelu(x32).array, F.gelu(x64).array, rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(x32.grad.array, x64.grad.array, rtol=1e-5, atol=2e-6)
+
+
 def test_gelu_rejects_unknown_forms():
     with pytest.raises(ValueError, match="'none' or 'tanh'"):
         F.gelu(qs.ones(2), approximate="exact")

@@ -253,6 +253,8 @@ def _kernel_calls():
         "softplus_backward": ("_index", lambda: CI.softplus_backward(a, b, 1.0, 20.0)),
         "erf": ("_index", lambda: CI.erf(a)),
         "erf_backward": ("_index", lambda: CI.erf_backward(a, b)),
+        "gelu": ("_index", lambda: CI.gelu(a)),
+        "gelu_backward": ("_index", lambda: CI.gelu_backward(a, b)),
         "rmsprop_step": ("_optim", lambda: C.rmsprop_step(state[0], b, np.abs(state[1]), state[2], state[2], 1e-3,
                                                            0.99, 1e-8, 0.0, 0.9)),
         "adagrad_step": ("_optim", lambda: C.adagrad_step(state[0], b, np.abs(state[1]), 1e-2, 1e-10, 0.0)),

@@ -44,6 +44,9 @@ def check_wheel_contents(wheel):
         for required in ("quasar/py.typed", "quasar/_build_info.py", "quasar/__main__.py"):
             if required not in names:
                 fail(f"{wheel} lacks {required}")
+        # the kernels' private OpenMP runtime (setup.py), found through their rpath $ORIGIN/_libs
+        if b"private" in archive.read("quasar/_build_info.py") and "quasar/_libs/libgomp-quasar.so.1" not in names:
+            fail(f"{wheel} lacks quasar/_libs/libgomp-quasar.so.1, the kernels' private OpenMP runtime")
         size = sum(info.file_size for info in archive.infolist())
     print(f"check_wheel: {os.path.basename(wheel)}: {len(names)} files, {size / 1e6:.1f} MB unpacked, "
           f"{len(libraries)} stripped extension modules, no .c files")

@@ -203,3 +203,11 @@ def erf(x):
 
 def erf_backward(x, g):
     return _pointwise_backward(_k.erf_backward, x, g)
+
+
+def gelu(x):
+    return _pointwise(_k.gelu, x)
+
+
+def gelu_backward(x, g):
+    return _pointwise_backward(_k.gelu_backward, x, g)

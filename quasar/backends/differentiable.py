@@ -331,6 +331,15 @@ def erf_backward(x, g):
 
 
 @_kernel
+def gelu_backward(x, g):
+    """g * (Phi(x) + x * phi(x)): Phi(x) = (1 + erf(x / sqrt 2)) / 2, phi(x) = exp(-x^2 / 2) / sqrt(2 pi)."""
+    ops = _ops()
+    cdf = (ops.erf(x * (1 / math.sqrt(2))) + 1) * 0.5
+    pdf = ops.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi))
+    return g * (cdf + x * pdf)
+
+
+@_kernel
 def leaky_relu_backward(x, g, slope):
     """g where x > 0, else slope * g."""
     return _ops().where(_array(x) > 0, g, g * slope)

@@ -168,3 +168,17 @@ def erf(x):
 def erf_backward(x, g):
     """g * 2/sqrt(pi) * exp(-x^2)."""
     return g * (2 / math.sqrt(math.pi) * np.exp(-(x * x)))
+
+
+def gelu(x):
+    """Exact GELU, x * Phi(x): (x / 2) * (1 + erf(x / sqrt 2)), PyTorch's formula."""
+    with np.errstate(invalid="ignore"):  # -inf * 0 is nan, silently, as in the kernel
+        return (x * 0.5) * (1 + erf(x * (1 / math.sqrt(2))))
+
+
+def gelu_backward(x, g):
+    """g * (Phi(x) + x * phi(x)), phi the standard normal density exp(-x^2 / 2) / sqrt(2 pi)."""
+    cdf = 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
+    pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+    with np.errstate(invalid="ignore"):  # +-inf * 0 is nan, silently, as in the kernel
+        return g * (cdf + x * pdf)
