@@ -49,6 +49,7 @@ from .serialization import CheckpointError, load, save  # noqa: F401
 from .autograd import functional  # noqa: F401,E402  (qs.autograd.functional: jacobian, hessian, ...)
 from .interchange import from_dlpack  # noqa: F401
 from . import parallel  # noqa: F401  (qs.parallel: thread control, worker_threads, par_*)
+from . import buffers  # noqa: F401  (qs.buffers: the cache of large kernel outputs, empty_cache)
 from . import viz  # noqa: F401  (qs.viz.draw_graph; graphviz is imported when it is called)
 from .parallel import get_num_threads, set_num_threads, show_config  # noqa: F401
 

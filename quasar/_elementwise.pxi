@@ -4,7 +4,8 @@
 # How an elementwise kernel walks its operands
 # --------------------------------------------
 # The output is always a fresh C-contiguous array, allocated here (of the
-# broadcast shape, ``_empty_broadcast``). The inputs may be anything NumPy can
+# broadcast shape, ``_empty_broadcast``; a large one's memory comes from the
+# buffer cache of _buffers.pxi, ``new_output``). The inputs may be anything NumPy can
 # produce: transposed, sliced with steps (even negative), 0-d, or of a shape
 # that broadcasts to the output. Four steps turn that into tight loops:
 #
@@ -45,7 +46,7 @@ cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, uint8_t
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memcpy
 
 
 cnp.import_array()
@@ -87,6 +88,7 @@ cpdef enum UnaryOp:
     CLAMP                   # p0 = lo, p1 = hi (NaN = no bound)
     POW_SCALAR              # x ** p0
     SQUARE                  # x * x (pow_scalar with p == 2, exact and vectorizable)
+    COPY                    # x itself: the strided and broadcast path of ``copy``
 
 
 cpdef enum CompareOp:
@@ -182,6 +184,8 @@ cdef struct PowScalar:
     char unused
 cdef struct Square:
     char unused
+cdef struct Copy:
+    char unused
 
 ctypedef fused UnaryTag:
     Neg
@@ -197,6 +201,7 @@ ctypedef fused UnaryTag:
     Clamp
     PowScalar
     Square
+    Copy
 
 cdef struct Lt:
     char unused
@@ -318,8 +323,10 @@ cdef inline floating _unary_op(const UnaryTag* tag, floating x,
         return p1 if x > p1 else x
     elif UnaryTag is PowScalar:
         return q_pow(x, p0)
-    else:  # Square
+    elif UnaryTag is Square:
         return x * x
+    else:  # Copy
+        return x
 
 
 cdef inline uint8_t _compare_op(const CompareTag* tag, cmp_t a, cmp_t b) noexcept nogil:
@@ -402,9 +409,14 @@ cdef void _binary_row(int op, Py_ssize_t n,
 cdef void _unary_loops(const UnaryTag* tag, Py_ssize_t n, const floating* x, Py_ssize_t sx,
                        floating* out, floating p0, floating p1) noexcept nogil:
     cdef Py_ssize_t i
+    cdef floating y0
     if sx == 1:
         for i in range(n):
             out[i] = _unary_op(tag, x[i], p0, p1)
+    elif sx == 0:                       # a broadcast element: compute once, fill
+        y0 = _unary_op(tag, x[0], p0, p1)
+        for i in range(n):
+            out[i] = y0
     else:
         for i in range(n):
             out[i] = _unary_op(tag, x[i * sx], p0, p1)
@@ -438,6 +450,8 @@ cdef void _unary_row(int op, Py_ssize_t n, const floating* x, Py_ssize_t sx,
         _unary_loops(<PowScalar*>NULL, n, x, sx, out, p0, p1)
     elif op == SQUARE:
         _unary_loops(<Square*>NULL, n, x, sx, out, p0, p1)
+    elif op == COPY:
+        _unary_loops(<Copy*>NULL, n, x, sx, out, p0, p1)
 
 
 cdef void _compare_loops(const CompareTag* tag, Py_ssize_t n,
@@ -564,7 +578,7 @@ cdef cnp.ndarray _empty_broadcast(tuple inputs, int typenum):
                 shapes = " ".join(str((<object>x).shape) for x in inputs)
                 raise ValueError(f"operands could not be broadcast together with shapes {shapes}")
             dims[lead + d] = size
-    return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+    return new_output(nd, dims, typenum)
 
 
 cdef int _build_layout(Layout* L, cnp.ndarray out, tuple inputs) except -1:
@@ -938,7 +952,7 @@ def binary(int op, a_in, b_in, double p0, double p1, Py_ssize_t work_per_element
     if op < ADD or op > SQUARE_BACKWARD:
         raise ValueError(f"binary: unknown op {op}")
     if _reads_flat(a, like) and _reads_flat(b, like):
-        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.PyArray_TYPE(a), 0)
+        out = new_output(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.PyArray_TYPE(a))
         if cnp.PyArray_SIZE(out) == 0:
             return out
         _flat_layout(&L, cnp.PyArray_SIZE(out))
@@ -978,9 +992,9 @@ def unary(int op, x_in, double p0, double p1, Py_ssize_t work_per_element,
     cdef cnp.ndarray x = _array(x_in), out
     cdef Kind k = _float_kind(x, x)
     cdef Layout L
-    if op < NEG or op > SQUARE:
+    if op < NEG or op > COPY:
         raise ValueError(f"unary: unknown op {op}")
-    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.PyArray_TYPE(x), 0)
+    out = new_output(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.PyArray_TYPE(x))
     if cnp.PyArray_SIZE(out) == 0:
         return out
     if _reads_flat(x, x):
@@ -1021,7 +1035,7 @@ def compare(int op, a_in, b_in, threshold, threads_for):
     if op < LT or op > NE:
         raise ValueError(f"compare: unknown op {op}")
     if _reads_flat(a, like) and _reads_flat(b, like):
-        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.NPY_BOOL, 0)
+        out = new_output(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.NPY_BOOL)
         if cnp.PyArray_SIZE(out) == 0:
             return out
         _flat_layout(&L, cnp.PyArray_SIZE(out))
@@ -1065,7 +1079,7 @@ def where(cond_in, a_in, b_in, threshold, threads_for):
         cond = (<object>cond).astype(bool)
     cdef cnp.ndarray like = _shape_source(_shape_source(cond, a), b)
     if _reads_flat(cond, like) and _reads_flat(a, like) and _reads_flat(b, like):
-        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.PyArray_TYPE(a), 0)
+        out = new_output(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), cnp.PyArray_TYPE(a))
         if cnp.PyArray_SIZE(out) == 0:
             return out
         _flat_layout(&L, cnp.PyArray_SIZE(out))
@@ -1087,4 +1101,59 @@ def where(cond_in, a_in, b_in, threshold, threads_for):
             _where_run(&L, <float*>po, pc, <const float*>pa, <const float*>pb, num_threads)
         else:
             _where_run(&L, <double*>po, pc, <const double*>pa, <const double*>pb, num_threads)
+    return out
+
+
+# =================================================================== copy
+
+cdef enum:
+    COPY_BLOCK = 1 << 18    # bytes per parallel block of a contiguous copy
+
+
+cdef void _copy_run(char* out, const char* x, Py_ssize_t nbytes, int num_threads) noexcept nogil:
+    cdef Py_ssize_t block, start, n_blocks = (nbytes + COPY_BLOCK - 1) // COPY_BLOCK
+    if num_threads > 1:
+        for block in prange(n_blocks, schedule='static', num_threads=num_threads):
+            start = block * COPY_BLOCK
+            memcpy(out + start, x + start, min(<Py_ssize_t>COPY_BLOCK, nbytes - start))
+    else:
+        memcpy(out, x, nbytes)
+
+
+def copy(x_in, threshold, threads_for):
+    """An owned copy of x, as ``x.copy()``: what a gradient that must own its
+    memory needs. A large one's memory comes from the buffer cache
+    (_buffers.pxi), and a large one is copied on several threads (a
+    contiguous one by memcpy, a float view by the elementwise walk).
+
+    x        IN   an array (or NumPy scalar) of any dtype and strides
+    threshold, threads_for  IN   the calling thread's thread policy (_kernels.pxd)
+    returns  OUT  a C-contiguous array of x's shape and dtype, sharing no memory with x
+    """
+    cdef cnp.ndarray x = _array(x_in), out
+    if not (cnp.PyArray_ISNUMBER(x) or cnp.PyArray_ISBOOL(x)) or not cnp.PyArray_ISNOTSWAPPED(x):
+        return (<object>x).copy()          # object, string, byte-swapped ...: NumPy's own copy
+    out = new_output(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.PyArray_TYPE(x))
+    cdef Py_ssize_t nbytes = cnp.PyArray_NBYTES(x)
+    cdef Kind k = _kind(x)
+    cdef Layout L
+    cdef char* po = <char*>_data(out)
+    cdef const char* px = <const char*>_data(x)
+    cdef int num_threads = thread_count(cnp.PyArray_SIZE(x), threshold, threads_for)
+    if not cnp.PyArray_IS_C_CONTIGUOUS(x):
+        if ((k != KIND_F32 and k != KIND_F64) or not cnp.PyArray_ISALIGNED(x)
+                or cnp.PyArray_SIZE(out) == 0):
+            cnp.PyArray_CopyInto(out, x)    # NumPy's strided copy (serial)
+            return out
+        # a float view (transposed, sliced, broadcast: a gradient spread by
+        # sum's backward): the elementwise walk, parallel, fills for stride 0
+        _build_layout(&L, out, (x,))
+        with nogil:
+            if k == KIND_F32:
+                _unary_run(COPY, &L, <float*>po, <const float*>px, 0, 0, num_threads)
+            else:
+                _unary_run(COPY, &L, <double*>po, <const double*>px, 0, 0, num_threads)
+        return out
+    with nogil:
+        _copy_run(po, px, nbytes, num_threads)
     return out

@@ -6,6 +6,7 @@ its text stood at the ``include``; the backend wrapper that calls it is
 named after it::
 
     _omp.pxi          OpenMP facts for quasar.parallel      (quasar/parallel.py)
+    _buffers.pxi      the large-buffer cache of the outputs  (quasar/buffers.py)
     _elementwise.pxi  arithmetic, comparisons, unary maps    backends/compiled.py
     _reduce.pxi       sum, max, min over any axes            backends/compiled.py
     _rowwise.pxi      softmax family, cross-entropy          backends/compiled.py
@@ -57,6 +58,7 @@ cdef int _float_type(cnp.ndarray x) except -1:
 # ------------------------------------------------------------------ the families
 
 include "_omp.pxi"
+include "_buffers.pxi"
 include "_elementwise.pxi"
 include "_reduce.pxi"
 include "_rowwise.pxi"

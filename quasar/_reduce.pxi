@@ -232,7 +232,7 @@ def reduce(int op, cnp.ndarray x not None, axes, bint keepdims, Py_ssize_t work_
     cdef int final_nd = 0, n_axes = 0, axis = 0, n_runs = 0, d, r, last
     cdef Py_ssize_t outer, inner, n
     cdef cnp.npy_intp kept
-    cdef cnp.ndarray out, current
+    cdef cnp.ndarray out, current, contiguous
 
     if op < SUM or op > MIN:
         raise ValueError(f"reduce: unknown op {op}")
@@ -260,11 +260,13 @@ def reduce(int op, cnp.ndarray x not None, axes, bint keepdims, Py_ssize_t work_
         raise ValueError("zero-size array to reduction operation which has no identity")
     if not (cnp.PyArray_IS_C_CONTIGUOUS(x) and cnp.PyArray_ISALIGNED(x)
             and cnp.PyArray_ISNOTSWAPPED(x)):
-        x = cnp.PyArray_FROM_OTF(x, typenum, cnp.NPY_ARRAY_CARRAY_RO)   # a C-ordered native copy
+        contiguous = new_output(nd, shape, typenum)  # a C-ordered native copy
+        cnp.PyArray_CopyInto(contiguous, x)
+        x = contiguous
         shape = cnp.PyArray_DIMS(x)
 
     if n_axes == nd:                                # everything: one value
-        out = cnp.PyArray_EMPTY(final_nd, final, typenum, 0)
+        out = new_output(final_nd, final, typenum)
         _step(op, x, 1, cnp.PyArray_SIZE(x), 1, out,
               thread_count(cnp.PyArray_SIZE(x) // work_divisor, threshold, threads_for))
         return out
@@ -274,7 +276,7 @@ def reduce(int op, cnp.ndarray x not None, axes, bint keepdims, Py_ssize_t work_
             outer *= shape[d]
         for d in range(axis + 1, nd):
             inner *= shape[d]
-        out = cnp.PyArray_EMPTY(final_nd, final, typenum, 0)
+        out = new_output(final_nd, final, typenum)
         _step(op, x, outer, shape[axis], inner, out,
               thread_count(cnp.PyArray_SIZE(x) // work_divisor, threshold, threads_for))
         return out
@@ -292,7 +294,7 @@ def reduce(int op, cnp.ndarray x not None, axes, bint keepdims, Py_ssize_t work_
     while last >= 0 and not run_reduced[last]:
         last -= 1
     if last < 0:                                    # only size-1 axes are reduced: a copy
-        out = cnp.PyArray_EMPTY(final_nd, final, typenum, 0)
+        out = new_output(final_nd, final, typenum)
         memcpy(cnp.PyArray_DATA(out), cnp.PyArray_DATA(x),
                cnp.PyArray_SIZE(x) * cnp.PyArray_ITEMSIZE(x))
         return out
@@ -313,9 +315,9 @@ def reduce(int op, cnp.ndarray x not None, axes, bint keepdims, Py_ssize_t work_
             last -= 1
         if last >= 0:                               # an intermediate result
             kept = outer * inner
-            out = cnp.PyArray_EMPTY(1, &kept, typenum, 0)
+            out = new_output(1, &kept, typenum)
         else:                                       # the last step writes the result
-            out = cnp.PyArray_EMPTY(final_nd, final, typenum, 0)
+            out = new_output(final_nd, final, typenum)
         _step(op, current, outer, n, inner, out,
               thread_count(cnp.PyArray_SIZE(current) // work_divisor, threshold, threads_for))
         current = out

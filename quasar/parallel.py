@@ -126,15 +126,18 @@ __all__ = [
 # reduction, x1/4) per element; see _POW_WEIGHT there.
 #
 # Measured with ``python benchmarks/crossover.py`` on the development machine
-# (a 2-vCPU VM, AVX-512, -march=native build with libmvec,
-# OMP_WAIT_POLICY=PASSIVE): a second thread pays from 524288 elements for add
-# and exp, 131072 for pow and ~2M for a full sum. That is late because
-# waking the sleeping worker costs ~100 us on that VM (5 us if it slept only
-# a moment); on bare metal, or with OMP_WAIT_POLICY=ACTIVE on an otherwise
-# idle machine, the add crossover is ~16k-64k elements and a smaller
-# threshold is better:
-# ``parallel.init_parallel_autograd(ParallelConfig(parallel_threshold=...))``.
-DEFAULT_PARALLEL_THRESHOLD = 524288
+# (a 2-vCPU VM, AVX-512, -march=native build with libmvec). It depends on
+# how the workers wait (SPIN_COUNT above):
+# * sleeping workers (SPIN_COUNT 0, OMP_WAIT_POLICY=PASSIVE): a second thread
+#   pays from 524288 elements for add and exp, 131072 for pow and ~2M for a
+#   full sum, because waking the worker costs 5-100 us on that VM;
+# * workers that spin between back-to-back kernels (GOMP_SPINCOUNT 300000):
+#   add pays from 65536 elements (torch's grain is 32768), exp from 32768,
+#   pow from 8192, a full sum from 262144 (its 1/4 weight lands there). At
+#   1M elements the second thread halves add (186 -> 93 us) and a full sum
+#   (51 -> 34 us).
+# Either way: ``parallel.init_parallel_autograd(ParallelConfig(parallel_threshold=...))``.
+DEFAULT_PARALLEL_THRESHOLD = 65536 if SPIN_COUNT else 524288
 
 _UNSET = object()
 

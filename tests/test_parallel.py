@@ -226,6 +226,8 @@ def _kernel_calls():
         "exp": ("_elementwise", lambda: C.exp(a)),
         "lt": ("_elementwise", lambda: C.lt(a, b)),
         "where": ("_elementwise", lambda: C.where(mask, a, b)),
+        "copy": ("_elementwise", lambda: C.copy(a)),
+        "copy of a view": ("_elementwise", lambda: C.copy(m.T)),
         "sum of everything": ("_reduce", lambda: C.sum(a, (0,))),
         "sum along an axis": ("_reduce", lambda: C.sum(m, (0,))),
         "softmax": ("_rowwise", lambda: C.softmax(m, 1)),

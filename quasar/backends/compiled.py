@@ -40,6 +40,7 @@ _unary = _k.unary
 _compare_kernel = _k.compare
 _where_kernel = _k.where
 _reduce_kernel = _k.reduce
+_copy_kernel = _k.copy
 _NAN = math.nan
 
 
@@ -159,6 +160,13 @@ def ne(a, b):
 def where(cond, a, b):
     """cond: bool array; a, b: same float dtype; all three broadcast together."""
     return _where_kernel(cond, a, b, _settings.threshold, _threads_for)
+
+
+def copy(x):
+    """An owned C-contiguous copy of x (any dtype), as ``x.copy()``; a large
+    one's memory comes from the buffer cache (quasar.buffers), so it takes no
+    page faults, and a large contiguous one is copied on several threads."""
+    return _copy_kernel(x, _settings.threshold, _threads_for)
 
 
 # ---------------------------------------------------------------- unary

@@ -94,6 +94,11 @@ def where(cond, a, b):
     return np.where(cond, a, b)
 
 
+def copy(x):
+    """An owned C-contiguous copy of x (any dtype), as ``x.copy()``."""
+    return np.array(x, order="C", copy=True)
+
+
 # ---------------------------------------------------------------- unary
 # x: float array -> same shape and dtype.
 
