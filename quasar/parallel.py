@@ -66,8 +66,16 @@ from .autograd import Function  # autograd imports nothing of quasar at load tim
 # SPIN_COUNT: iterations of libgomp's spin loop (~100 per microsecond) before
 # a worker sleeps. Long enough that back-to-back kernels find their workers
 # awake (waking a sleeping worker costs 5-100 us on the development VM), short
-# enough that a following matmul's BLAS threads get the cores.
-SPIN_COUNT = 0
+# enough that a following matmul's BLAS threads get the cores. Measured on
+# the 2-core development VM, quiet, best of 7 (add at 1M float32 elements /
+# MLP 784-1024-1024-10 step, batch 512 / MLP 784-256-256-10, batch 128):
+#     sleep at once (PASSIVE), threshold 524288:  164-182 us / 30-32 ms / 1.4 ms
+#     GOMP_SPINCOUNT=3000 (~30 us), threshold 65536:  96-105 us / 32-33 ms / 1.4 ms
+#     10000:  98-108 us / 31-35 ms / 1.6-2.5 ms
+#     30000:  97-106 us / 42-52 ms / 2.7-4.5 ms
+#     300000 (libgomp's default, ~3 ms): 97-101 us / 74-86 ms / 10 ms
+#     PyTorch (its own runtime, spinning): 85-87 us / 35-56 ms / 1.4-1.6 ms
+SPIN_COUNT = 3000
 
 
 def _load_kernels():
@@ -131,7 +139,8 @@ __all__ = [
 # * sleeping workers (SPIN_COUNT 0, OMP_WAIT_POLICY=PASSIVE): a second thread
 #   pays from 524288 elements for add and exp, 131072 for pow and ~2M for a
 #   full sum, because waking the worker costs 5-100 us on that VM;
-# * workers that spin between back-to-back kernels (GOMP_SPINCOUNT 300000):
+# * workers that spin between back-to-back kernels (measured with GOMP_SPINCOUNT
+#   300000; SPIN_COUNT 3000 keeps them as awake between back-to-back kernels):
 #   add pays from 65536 elements (torch's grain is 32768), exp from 32768,
 #   pow from 8192, a full sum from 262144 (its 1/4 weight lands there). At
 #   1M elements the second thread halves add (186 -> 93 us) and a full sum
