@@ -111,10 +111,11 @@ def _under_address_sanitizer():
 def _private_runtime():
     """True when the extension was linked against quasar/_libs/libgomp-quasar.so.1."""
     try:
-        from ._build_info import OPENMP_RUNTIME
+        from . import _build_info as info
     except ImportError:
         return False
-    return bool(OPENMP_RUNTIME) and OPENMP_RUNTIME.startswith("private")
+    runtime = getattr(info, "OPENMP_RUNTIME", None)
+    return bool(runtime) and runtime.startswith("private")
 
 
 # The kernel module, named here for the OpenMP facts it offers (openmp_enabled,
