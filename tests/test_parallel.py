@@ -298,31 +298,45 @@ def test_the_gil_check_catches_a_call_that_keeps_the_gil():
 
 def test_two_threads_are_inside_kernels_at_the_same_time():
     """Two threads each run a serial kernel that writes its output front to
-    back, while this thread reads both outputs in the order
-    a[0], b[0], a[-1], b[-1]. Finding both begun and neither done means that
-    between the second and the third read both kernels were running, and this
-    thread was running Python. Tried again (fresh outputs) until seen."""
+    back, again and again, each call into a fresh NaN-filled output that it
+    publishes before the call. This thread takes the two current outputs and
+    reads them in the order a[0], b[0], a[-1], b[-1]: finding both begun and
+    neither done means that between the second and the third read both
+    kernels were running, and this thread was running Python. Proof by order
+    of events, no clock: the workers go on until it is seen (or, if it never
+    can be, for ``patience`` seconds).
+
+    The switch interval is lowered for the test: with the default 5 ms a
+    worker that waits for the GIL to enter (or leave) its kernel can wait
+    longer than a fast kernel runs, and the two calls never meet."""
+    patience = 60.0
     x = rand(2_000_000, np.float64, seed=20)
-    a, b = np.empty_like(x), np.empty_like(x)
+    outputs = [np.zeros(1), np.zeros(1)]  # placeholders: already "done"
+    seen = []
 
-    def kernel(out):
-        _kernels.erf(x, out, 1)  # 1 thread: front to back
+    def worker(slot):
+        give_up = time.monotonic() + patience
+        while not seen and time.monotonic() < give_up:
+            out = np.full_like(x, np.nan)
+            outputs[slot] = out  # published before the call begins
+            _kernels.erf(x, out, 1)  # 1 thread: front to back
 
-    for _attempt in range(50):
-        a[:] = np.nan
-        b[:] = np.nan
-        threads = [threading.Thread(target=kernel, args=(out,)) for out in (a, b)]
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        threads = [threading.Thread(target=worker, args=(slot,)) for slot in (0, 1)]
         for t in threads:
             t.start()
-        overlap = False
-        while not overlap and any(t.is_alive() for t in threads):
+        while not seen and any(t.is_alive() for t in threads):
+            a, b = outputs
             begun = not np.isnan(a[0]) and not np.isnan(b[0])
-            overlap = begun and np.isnan(a[-1]) and np.isnan(b[-1])
+            if begun and np.isnan(a[-1]) and np.isnan(b[-1]):
+                seen.append(True)
         for t in threads:
             t.join()
-        if overlap:
-            break
-    assert overlap
+    finally:
+        sys.setswitchinterval(saved)
+    assert seen, f"two serial kernels were never seen running at once in {patience:.0f} s"
 
 
 # ---------------------------------------------------------------- settings and graphs per thread
