@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: build test conformance demo examples bench bench-quick bench-conv bench-seq fuzz soak lint typecheck wheel notebook clean
+.PHONY: build test graphviz-dot conformance demo examples bench bench-quick bench-conv bench-seq fuzz soak lint typecheck wheel notebook clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,24 @@ $(VENV)/.editable: setup.py pyproject.toml
 	QUASAR_NATIVE=1 $(PIP) install --no-build-isolation --no-deps -e .
 	touch $@
 
+# Graphviz's `dot` program renders the graph pictures (qs.viz) that the tests draw. It is a
+# system program, not a PyPI package, so it comes from the system's package manager when it
+# is missing: apt-get (through sudo unless root) or Homebrew.
+graphviz-dot:
+	@command -v dot >/dev/null || { \
+	    if command -v apt-get >/dev/null; then \
+	        SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	        echo "installing Graphviz's dot program (apt-get install graphviz)"; \
+	        $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz >/dev/null; \
+	    elif command -v brew >/dev/null; then \
+	        brew install graphviz; \
+	    else \
+	        echo "make test needs Graphviz's dot program (the qs.viz tests render pictures): install graphviz" >&2; \
+	        exit 1; \
+	    fi; }
+
 ## test: the whole suite (builds first)
-test: build $(VENV)/.notebook
+test: build $(VENV)/.notebook graphviz-dot
 	$(PY) -m pytest -q tests
 
 # PyTorch's CPU build, for the conformance suite only (make test never needs it)

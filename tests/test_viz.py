@@ -1,5 +1,5 @@
 """qs.viz.draw_graph: one box per op and per leaf, before and after backward,
-rendered to SVG and PNG by Graphviz's `dot` (which .ci/run installs)."""
+rendered to SVG and PNG by Graphviz's `dot` (which `make test` installs)."""
 
 import re
 import shutil
